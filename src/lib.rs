@@ -1,1 +1,5 @@
-
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod eventstore;
+pub mod projections;

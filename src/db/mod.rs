@@ -1,0 +1,163 @@
+//! The two storage backends behind one small interface: PostgreSQL (production) and SQLite
+//! (the embedded default). Queries are written once, in the SQL both understand, with `$n`
+//! placeholders; SQLite receives them as `?n`, which it binds by the same number.
+
+mod args;
+mod tx;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Executor, PgPool, SqlitePool};
+
+pub use args::Arg;
+pub use tx::{Row, Tx};
+
+use crate::domain::values::TenantId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported DATABASE_URL (expected postgres:// or sqlite:): {0}")]
+    UnsupportedUrl(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Connection pools. On PostgreSQL there are two: `system` connections carry
+/// `tessera.system = on` and may see every tenant (event store, projectors, operator reads);
+/// `read` connections see only the tenant a transaction names, enforced by row-level security.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres { system: PgPool, read: PgPool },
+    Sqlite(SqlitePool),
+}
+
+impl Db {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+            let system = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("SET tessera.system = 'on'").await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(options.clone())
+                .await?;
+            let read = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Self::Postgres { system, read })
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+                .disable_statement_logging();
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.min(8))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await?;
+            Ok(Self::Sqlite(pool))
+        } else {
+            Err(DbError::UnsupportedUrl(url.split(':').next().unwrap_or_default().to_owned()))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres { .. } => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Self::Postgres { system, .. } => sqlx::migrate!("./migrations/postgres").run(system).await?,
+            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether every migration this binary knows has been applied (readiness).
+    pub async fn migrations_applied(&self) -> Result<bool, DbError> {
+        let (expected, applied): (usize, i64) = match self {
+            Self::Postgres { system, .. } => (
+                sqlx::migrate!("./migrations/postgres").iter().count(),
+                sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(system).await?,
+            ),
+            Self::Sqlite(pool) => (
+                sqlx::migrate!("./migrations/sqlite").iter().count(),
+                sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(pool).await?,
+            ),
+        };
+        Ok(applied as usize >= expected)
+    }
+
+    /// A transaction that may see and write every tenant's rows: projectors and operators.
+    pub async fn begin_system(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Self::Postgres { system, .. } => Tx::Postgres(system.begin().await?),
+            // IMMEDIATE takes the write lock up front, so a read-then-write transaction never
+            // fails with SQLITE_BUSY halfway when another writer committed meanwhile.
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    /// A read transaction confined to one tenant (by row-level security on PostgreSQL).
+    pub async fn begin_tenant(&self, tenant_id: &TenantId) -> Result<Tx, DbError> {
+        Ok(match self {
+            Self::Postgres { read, .. } => {
+                let mut tx = read.begin().await?;
+                sqlx::query("SELECT set_config('tessera.tenant_id', $1, true)")
+                    .bind(tenant_id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+        })
+    }
+
+    /// A short read outside any tenant (health checks, checkpoints, key lookup).
+    pub async fn begin_read(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Self::Postgres { system, .. } => Tx::Postgres(system.begin().await?),
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let mut tx = self.begin_read().await?;
+        tx.execute("SELECT 1", &[]).await?;
+        tx.commit().await
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres { system, read } => {
+                system.close().await;
+                read.close().await;
+            }
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+}

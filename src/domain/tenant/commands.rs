@@ -1,0 +1,15 @@
+use crate::domain::values::{DisplayName, SkuId, TenantId, UsageLocation};
+
+use super::events::{DeprovisionAction, MfaPolicy};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TenantCommand {
+    CreateTenant { tenant_id: TenantId, name: DisplayName },
+    RenameTenant { name: DisplayName },
+    SuspendTenant,
+    ReactivateTenant,
+    SetDefaultUsageLocation { usage_location: Option<UsageLocation> },
+    SetDefaultLicenses { sku_ids: Vec<SkuId> },
+    SetDeprovisionAction { action: DeprovisionAction },
+    SetMfaPolicy { policy: MfaPolicy },
+}

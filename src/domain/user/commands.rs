@@ -1,0 +1,29 @@
+use crate::domain::values::{ImmutableId, SkuId, TenantId, Upn, UsageLocation, UserId};
+use crate::domain::{Personal, SealedSecret};
+
+use super::events::UserProfile;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserCommand {
+    /// The use case has already proven the UPN's domain verified and claimed the UPN; the
+    /// ImmutableID was drawn by the caller.
+    CreateUser {
+        tenant_id: TenantId,
+        user_id: UserId,
+        upn: Upn,
+        immutable_id: ImmutableId,
+        profile: Personal<UserProfile>,
+        usage_location: Option<UsageLocation>,
+    },
+    UpdateUserProfile { profile: Personal<UserProfile> },
+    /// An argon2id hash, sealed by the crypto layer before it reaches the domain.
+    SetPassword { password_hash: SealedSecret },
+    SuspendUser,
+    ReactivateUser,
+    DeleteUser,
+    AssignUser,
+    UnassignUser,
+    SetUsageLocation { usage_location: UsageLocation },
+    GrantLicense { sku_id: SkuId },
+    RevokeLicense { sku_id: SkuId },
+}

@@ -1,0 +1,13 @@
+//! The event store: postgres-es or sqlite-es behind one repository type, a command executor
+//! that retries optimistic-concurrency conflicts, event metadata, and the global-order reader
+//! that projections tail.
+
+mod executor;
+mod global;
+mod metadata;
+mod repo;
+
+pub use executor::{Committed, EventStore, StoreError};
+pub use global::{Checkpoint, StoredEvent, read_after};
+pub use metadata::EventMetadata;
+pub use repo::Repo;
