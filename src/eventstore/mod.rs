@@ -7,7 +7,7 @@ mod global;
 mod metadata;
 mod repo;
 
-pub use executor::{Committed, EventStore, StoreError};
+pub use executor::{Committed, EventStore, StoreError, Stored};
 pub use global::{Checkpoint, StoredEvent, read_after};
 pub use metadata::EventMetadata;
 pub use repo::Repo;

@@ -1,0 +1,101 @@
+//! Use cases: who may do what (capabilities), event metadata, cross-aggregate rules, and the
+//! ports to the outside world (DNS). Everything the API calls goes through `Tessera`.
+
+mod api_keys;
+mod context;
+pub mod dns;
+mod domains;
+mod error;
+mod groups;
+mod passwords;
+mod tenants;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use api_keys::{NewApiKey, hash_secret};
+pub use context::{Principal, RequestContext, TenantScope};
+pub use error::AppError;
+pub use passwords::{Argon2Params, PasswordHasher};
+pub use users::{NewUser, ProfileInput};
+
+use crate::crypto::Crypto;
+use crate::db::Db;
+use crate::eventstore::{Committed, EventMetadata, EventStore, StoreError, Stored};
+use crate::projections::ProjectorHandle;
+
+/// The application: the write side plus what use cases need around it.
+pub struct Tessera {
+    store: EventStore,
+    projector: ProjectorHandle,
+    crypto: Crypto,
+    dns: Arc<dyn dns::TxtLookup>,
+    passwords: PasswordHasher,
+    /// How long a command waits for the projections to show its effect before answering.
+    settle_timeout: Duration,
+}
+
+impl Tessera {
+    pub fn new(
+        db: Db,
+        projector: ProjectorHandle,
+        crypto: Crypto,
+        dns: Arc<dyn dns::TxtLookup>,
+        passwords: PasswordHasher,
+        settle_timeout: Duration,
+    ) -> Self {
+        Self { store: EventStore::new(db), projector, crypto, dns, passwords, settle_timeout }
+    }
+
+    pub fn db(&self) -> &Db {
+        self.store.db()
+    }
+
+    pub fn projector(&self) -> &ProjectorHandle {
+        &self.projector
+    }
+
+    /// Runs a command and waits (bounded) until the read models show it, so a query right
+    /// after a mutation sees its effect.
+    async fn run<A: Stored>(&self, ctx: &RequestContext, tenant: Option<crate::domain::values::TenantId>, id: &str, command: A::Command) -> Result<Committed, AppError>
+    where
+        A::Command: Clone,
+    {
+        let metadata = ctx.metadata(tenant);
+        let committed = self.store.execute::<A>(id, command, &metadata).await.map_err(AppError::from)?;
+        self.settle(committed).await;
+        Ok(committed)
+    }
+
+    async fn settle(&self, committed: Committed) {
+        if committed.events > 0 && !self.projector.wait_for(committed.checkpoint, self.settle_timeout).await {
+            tracing::warn!(position = committed.checkpoint.position, "projections did not reach the command's position in time");
+        }
+    }
+
+    async fn load<A: Stored>(&self, id: &str) -> Result<A, AppError> {
+        self.store.load::<A>(id).await.map_err(AppError::from)
+    }
+
+    fn system_metadata(worker: &str, tenant: Option<crate::domain::values::TenantId>) -> EventMetadata {
+        EventMetadata {
+            tenant_id: tenant,
+            actor: format!("system:{worker}"),
+            actor_role: None,
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+            occurred_at: chrono::Utc::now(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Domain(e) => e.into(),
+            StoreError::Conflict(what) => AppError::Conflict(format!("the {what} was changed concurrently; try again")),
+            StoreError::Storage(message) => AppError::Internal(message),
+            StoreError::Db(e) => AppError::Internal(e.to_string()),
+        }
+    }
+}

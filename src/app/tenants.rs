@@ -1,0 +1,69 @@
+use super::{AppError, RequestContext, Tessera};
+use crate::domain::tenant::{DeprovisionAction, MfaPolicy, Tenant, TenantCommand};
+use crate::domain::values::{DisplayName, SkuId, TenantId, UsageLocation};
+
+impl Tessera {
+    pub async fn create_tenant(&self, ctx: &RequestContext, name: &str) -> Result<TenantId, AppError> {
+        ctx.require_operator()?;
+        let name = DisplayName::parse("name", name)?;
+        let tenant_id = TenantId::new();
+        self.run::<Tenant>(ctx, Some(tenant_id), &tenant_id.to_string(), TenantCommand::CreateTenant { tenant_id, name }).await?;
+        Ok(tenant_id)
+    }
+
+    pub async fn rename_tenant(&self, ctx: &RequestContext, tenant: Option<TenantId>, name: &str) -> Result<TenantId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let name = DisplayName::parse("name", name)?;
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::RenameTenant { name }).await
+    }
+
+    /// Suspension is the platform operator's lever, not the tenant's.
+    pub async fn suspend_tenant(&self, ctx: &RequestContext, tenant: TenantId) -> Result<TenantId, AppError> {
+        ctx.require_operator()?;
+        self.tenant_command(ctx, tenant, TenantCommand::SuspendTenant).await
+    }
+
+    pub async fn reactivate_tenant(&self, ctx: &RequestContext, tenant: TenantId) -> Result<TenantId, AppError> {
+        ctx.require_operator()?;
+        self.tenant_command(ctx, tenant, TenantCommand::ReactivateTenant).await
+    }
+
+    pub async fn set_default_usage_location(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        usage_location: Option<&str>,
+    ) -> Result<TenantId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let usage_location = usage_location.map(UsageLocation::parse).transpose()?;
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetDefaultUsageLocation { usage_location }).await
+    }
+
+    pub async fn set_default_licenses(&self, ctx: &RequestContext, tenant: Option<TenantId>, sku_ids: &[String]) -> Result<TenantId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let sku_ids = sku_ids.iter().map(|s| SkuId::parse(s)).collect::<Result<Vec<_>, _>>()?;
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetDefaultLicenses { sku_ids }).await
+    }
+
+    pub async fn set_deprovision_action(&self, ctx: &RequestContext, tenant: Option<TenantId>, action: DeprovisionAction) -> Result<TenantId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetDeprovisionAction { action }).await
+    }
+
+    pub async fn set_mfa_policy(&self, ctx: &RequestContext, tenant: Option<TenantId>, policy: MfaPolicy) -> Result<TenantId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetMfaPolicy { policy }).await
+    }
+
+    async fn tenant_command(&self, ctx: &RequestContext, tenant_id: TenantId, command: TenantCommand) -> Result<TenantId, AppError> {
+        self.run::<Tenant>(ctx, Some(tenant_id), &tenant_id.to_string(), command).await?;
+        Ok(tenant_id)
+    }
+
+    /// The tenant as the write side knows it; refuses changes to a suspended tenant.
+    pub(super) async fn active_tenant(&self, tenant_id: TenantId) -> Result<Tenant, AppError> {
+        let tenant = self.load::<Tenant>(&tenant_id.to_string()).await?;
+        tenant.ensure_active()?;
+        Ok(tenant)
+    }
+}

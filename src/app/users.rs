@@ -1,0 +1,189 @@
+use rand::RngCore;
+
+use super::domains::domain_id;
+use super::{AppError, RequestContext, Tessera};
+use crate::domain::claim::{ClaimCommand, UniqueClaim, upn_key};
+use crate::domain::custom_domain::CustomDomain;
+use crate::domain::user::{User, UserCommand, UserProfile};
+use crate::domain::values::{DisplayName, ImmutableId, SkuId, TenantId, Upn, UsageLocation, UserId};
+use crate::domain::{Personal, Reason, SealedSecret};
+
+/// Profile fields as the API receives them, parsed here.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileInput {
+    pub display_name: String,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub user_principal_name: String,
+    pub profile: ProfileInput,
+    pub usage_location: Option<String>,
+    pub password: Option<String>,
+}
+
+fn parse_profile(input: &ProfileInput) -> Result<UserProfile, AppError> {
+    let optional = |field: &'static str, value: &Option<String>| -> Result<Option<DisplayName>, AppError> {
+        Ok(value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| DisplayName::parse(field, v)).transpose()?)
+    };
+    let mail = match input.mail.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        // A mail address has the same shape rules as a UPN here; Graph refuses anything else.
+        Some(mail) => Some(Upn::parse(mail).map_err(|_| AppError::validation("mail", "must be an e-mail address like name@contoso.com"))?.to_string()),
+        None => None,
+    };
+    Ok(UserProfile {
+        display_name: DisplayName::parse("displayName", &input.display_name)?,
+        given_name: optional("givenName", &input.given_name)?,
+        surname: optional("surname", &input.surname)?,
+        mail,
+    })
+}
+
+/// The aggregate id of a tenant's user.
+fn user_id_key(tenant_id: TenantId, user_id: UserId) -> String {
+    format!("{tenant_id}/{user_id}")
+}
+
+impl Tessera {
+    /// Creates a user whose UPN is in a verified domain of the tenant and unique in it: the UPN
+    /// is claimed on the write side first, so of many racing creations exactly one wins.
+    pub async fn create_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, input: NewUser) -> Result<UserId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let tenant_id = scope.tenant_id();
+        let upn = Upn::parse(&input.user_principal_name)?;
+        let profile = parse_profile(&input.profile)?;
+        let usage_location = input.usage_location.as_deref().map(UsageLocation::parse).transpose()?;
+        let password_hash = match &input.password {
+            Some(password) => Some(self.seal_password(tenant_id, password).await?),
+            None => None,
+        };
+        let tenant_state = self.active_tenant(tenant_id).await?;
+        let domain = self.load::<CustomDomain>(&domain_id(tenant_id, upn.domain())).await?;
+        if !domain.exists() || !domain.verified {
+            return Err(AppError::precondition(
+                Reason::DomainNotVerified,
+                format!("{} is not a verified domain of this tenant", upn.domain()),
+            ));
+        }
+
+        let user_id = UserId::new();
+        self.claim_upn(ctx, tenant_id, &upn, user_id).await?;
+
+        let mut anchor = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut anchor);
+        let command = UserCommand::CreateUser {
+            tenant_id,
+            user_id,
+            upn,
+            immutable_id: ImmutableId::from_bytes(anchor),
+            profile: Personal::new(profile),
+            usage_location: usage_location.or(tenant_state.default_usage_location),
+        };
+        let key = user_id_key(tenant_id, user_id);
+        self.run::<User>(ctx, Some(tenant_id), &key, command).await?;
+        if let Some(password_hash) = password_hash {
+            self.run::<User>(ctx, Some(tenant_id), &key, UserCommand::SetPassword { password_hash }).await?;
+        }
+        Ok(user_id)
+    }
+
+    /// Takes the UPN for `user_id`. A claim left by a user that was deleted since (say the
+    /// process died between the deletion and the release) is taken over.
+    async fn claim_upn(&self, ctx: &RequestContext, tenant_id: TenantId, upn: &Upn, user_id: UserId) -> Result<(), AppError> {
+        let key = upn_key(&tenant_id, upn);
+        let claim = ClaimCommand::Claim { owner: user_id.to_string() };
+        match self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, claim.clone()).await {
+            Ok(_) => Ok(()),
+            Err(AppError::Conflict(_)) => {
+                let holder = self.load::<UniqueClaim>(&key).await?.owner.unwrap_or_default();
+                let stale = match UserId::parse(&holder) {
+                    Ok(holder_id) => self.load::<User>(&user_id_key(tenant_id, holder_id)).await?.is_deleted(),
+                    Err(_) => false,
+                };
+                if !stale {
+                    return Err(AppError::Conflict(format!("a user with userPrincipalName {upn} already exists")));
+                }
+                self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, ClaimCommand::Release { owner: holder }).await?;
+                self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, claim)
+                    .await
+                    .map_err(|_| AppError::Conflict(format!("a user with userPrincipalName {upn} already exists")))?;
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn seal_password(&self, tenant_id: TenantId, password: &str) -> Result<SealedSecret, AppError> {
+        let phc = self.passwords.hash(password).await?;
+        Ok(SealedSecret::new(self.crypto.seal(&format!("password:{tenant_id}"), phc.as_bytes())))
+    }
+
+    pub async fn update_user_profile(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, profile: ProfileInput) -> Result<UserId, AppError> {
+        let profile = parse_profile(&profile)?;
+        self.user_command(ctx, tenant, user_id, UserCommand::UpdateUserProfile { profile: Personal::new(profile) }).await
+    }
+
+    pub async fn set_password(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, password: &str) -> Result<UserId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let password_hash = self.seal_password(scope.tenant_id(), password).await?;
+        self.user_command(ctx, tenant, user_id, UserCommand::SetPassword { password_hash }).await
+    }
+
+    pub async fn suspend_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+        self.user_command(ctx, tenant, user_id, UserCommand::SuspendUser).await
+    }
+
+    pub async fn reactivate_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+        self.user_command(ctx, tenant, user_id, UserCommand::ReactivateUser).await
+    }
+
+    /// Deletes the user and frees the UPN for reuse.
+    pub async fn delete_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let user = self.load::<User>(&user_id_key(scope.tenant_id(), user_id)).await?;
+        self.user_command(ctx, tenant, user_id, UserCommand::DeleteUser).await?;
+        if let Some(upn) = user.upn {
+            let release = ClaimCommand::Release { owner: user_id.to_string() };
+            self.run::<UniqueClaim>(ctx, Some(scope.tenant_id()), &upn_key(&scope.tenant_id(), &upn), release).await?;
+        }
+        Ok(user_id)
+    }
+
+    pub async fn assign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+        self.user_command(ctx, tenant, user_id, UserCommand::AssignUser).await
+    }
+
+    pub async fn unassign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+        self.user_command(ctx, tenant, user_id, UserCommand::UnassignUser).await
+    }
+
+    pub async fn set_usage_location(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, usage_location: &str) -> Result<UserId, AppError> {
+        let usage_location = UsageLocation::parse(usage_location)?;
+        self.user_command(ctx, tenant, user_id, UserCommand::SetUsageLocation { usage_location }).await
+    }
+
+    pub async fn grant_license(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, sku_id: &str) -> Result<UserId, AppError> {
+        let sku_id = SkuId::parse(sku_id)?;
+        self.user_command(ctx, tenant, user_id, UserCommand::GrantLicense { sku_id }).await
+    }
+
+    pub async fn revoke_license(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, sku_id: &str) -> Result<UserId, AppError> {
+        let sku_id = SkuId::parse(sku_id)?;
+        self.user_command(ctx, tenant, user_id, UserCommand::RevokeLicense { sku_id }).await
+    }
+
+    async fn user_command(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, command: UserCommand) -> Result<UserId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        self.active_tenant(scope.tenant_id()).await?;
+        self.run::<User>(ctx, Some(scope.tenant_id()), &user_id_key(scope.tenant_id(), user_id), command).await?;
+        Ok(user_id)
+    }
+
+    /// Whether a user exists (not deleted) in the tenant, by the write side.
+    pub(super) async fn user_exists(&self, tenant_id: TenantId, user_id: UserId) -> Result<bool, AppError> {
+        Ok(self.load::<User>(&user_id_key(tenant_id, user_id)).await?.exists())
+    }
+}

@@ -1,0 +1,118 @@
+use chrono::{DateTime, Utc};
+
+use super::scoped;
+use crate::app::TenantScope;
+use crate::args;
+use crate::db::{Arg, Db, DbError};
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct UserRow {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub upn: String,
+    pub domain: String,
+    pub immutable_id: String,
+    pub display_name: String,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail: Option<String>,
+    pub status: String,
+    pub assigned: bool,
+    pub usage_location: Option<String>,
+    pub password_set: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "tenant_id, user_id, upn, domain, immutable_id, display_name, given_name, surname, mail, status, assigned,
+                       usage_location, password_set, created_at, updated_at";
+
+/// Filters of the `users` query; all optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub status: Option<String>,
+    pub domain: Option<String>,
+    pub assigned: Option<bool>,
+    /// Case-insensitive substring of the UPN or display name.
+    pub search: Option<String>,
+}
+
+/// One page in a stable order (user ids are time-ordered UUIDs, so: creation order), plus
+/// whether more follow.
+pub async fn page(
+    db: &Db,
+    scope: &TenantScope,
+    filter: &UserFilter,
+    first: i64,
+    after: Option<&str>,
+) -> Result<(Vec<UserRow>, bool), DbError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1");
+    let mut args: Vec<Arg> = vec![scope.tenant_id().to_string().into()];
+    let mut push = |clause: &str, arg: Arg, sql: &mut String| {
+        args.push(arg);
+        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(after) = after {
+        push(" AND user_id > ?", after.into(), &mut sql);
+    }
+    if let Some(status) = &filter.status {
+        push(" AND status = ?", status.as_str().into(), &mut sql);
+    }
+    if let Some(domain) = &filter.domain {
+        push(" AND domain = ?", domain.as_str().into(), &mut sql);
+    }
+    if let Some(assigned) = filter.assigned {
+        push(" AND assigned = ?", assigned.into(), &mut sql);
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        push(" AND (upn LIKE ? ESCAPE '\\'", pattern.clone().into(), &mut sql);
+        push(" OR lower(display_name) LIKE ? ESCAPE '\\')", pattern.into(), &mut sql);
+    }
+    push(" ORDER BY user_id LIMIT ?", (first + 1).into(), &mut sql);
+    let mut tx = scoped(db, scope).await?;
+    let mut rows: Vec<UserRow> = tx.fetch_all(&sql, &args).await?;
+    tx.commit().await?;
+    let more = rows.len() as i64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+pub async fn get(db: &Db, scope: &TenantScope, user_id: &str) -> Result<Option<UserRow>, DbError> {
+    let mut tx = scoped(db, scope).await?;
+    let row = tx
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2"),
+            args![scope.tenant_id().to_string(), user_id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn by_upn(db: &Db, scope: &TenantScope, upn: &str) -> Result<Option<UserRow>, DbError> {
+    let mut tx = scoped(db, scope).await?;
+    let row = tx
+        .fetch_optional(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND upn = $2"), args![scope.tenant_id().to_string(), upn])
+        .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct Sku {
+    sku_id: String,
+}
+
+pub async fn licenses(db: &Db, scope: &TenantScope, user_id: &str) -> Result<Vec<String>, DbError> {
+    let mut tx = scoped(db, scope).await?;
+    let rows: Vec<Sku> = tx
+        .fetch_all(
+            "SELECT sku_id FROM user_licenses WHERE tenant_id = $1 AND user_id = $2 ORDER BY sku_id",
+            args![scope.tenant_id().to_string(), user_id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(|r| r.sku_id).collect())
+}
