@@ -1,7 +1,15 @@
+#![forbid(unsafe_code)]
+//! Tessera: a multi-tenant, event-sourced identity provider for Microsoft 365.
+
+pub mod api;
 pub mod app;
+pub mod cli;
+pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod eventstore;
 pub mod projections;
 pub mod read;
+pub mod startup;
+pub mod telemetry;

@@ -1,1 +1,62 @@
-fn main() {}
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use tessera::config::Settings;
+use tessera::{cli, startup, telemetry};
+
+/// Tessera: a multi-tenant, event-sourced identity provider for Microsoft 365.
+#[derive(Parser)]
+#[command(name = "tessera", version)]
+struct Cli {
+    /// A TOML settings file (also TESSERA_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the server (migrating the database first).
+    Serve,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Read-model maintenance.
+    Projections {
+        #[command(subcommand)]
+        command: cli::ProjectionsCommand,
+    },
+    /// Prints the GraphQL schema (SDL), as checked in at graphql/schema.graphql.
+    Schema,
+    /// Prints a new random master key (`id:base64`) for TESSERA_MASTER_KEY.
+    GenerateMasterKey {
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Schema = cli.command {
+        print!("{}", tessera::api::graphql::sdl());
+        return Ok(());
+    }
+    if let Command::GenerateMasterKey { id } = &cli.command {
+        println!("{}", tessera::crypto::MasterKey::generate(id.clone())?.to_text());
+        return Ok(());
+    }
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(settings.log_format, &settings.log);
+    match cli.command {
+        Command::Serve => cli::serve(&settings).await,
+        Command::Migrate => {
+            startup::connect(&settings).await?.migrate().await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Projections { command } => cli::projections(&settings, command).await,
+        Command::Schema | Command::GenerateMasterKey { .. } => Ok(()),
+    }
+}

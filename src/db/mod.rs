@@ -82,6 +82,13 @@ impl Db {
         }
     }
 
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres { .. } => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Self::Postgres { .. } => Backend::Postgres,

@@ -1,0 +1,293 @@
+use async_graphql::{Context, ID, Object};
+
+use super::query::tenant_arg;
+use super::types::{
+    ApiKey, ApiKeyRole, CreateUserInput, CreatedApiKey, DeprovisionActionKind, Domain, Group, MfaPolicyKind, OrGraphql, ProfileUpdateInput,
+    Tenant, User, app, caller,
+};
+use crate::app::{AppError, NewUser, ProfileInput, RequestContext, TenantScope};
+use crate::domain::values::{ApiKeyId, DomainName, GroupId, TenantId, UserId};
+use crate::read::{api_keys, domains, groups, tenants, users};
+
+pub struct Mutation;
+
+type Res<T> = async_graphql::Result<T>;
+
+fn not_visible(what: &str) -> AppError {
+    AppError::NotFound(format!("{what} (the change was recorded but is not visible yet; query again)"))
+}
+
+async fn tenant_view(ctx: &Context<'_>, caller: &RequestContext, tenant_id: TenantId) -> Res<Tenant> {
+    let scope = caller.read_scope(Some(tenant_id)).gql(caller)?;
+    let row = tenants::get(app(ctx).db(), &scope).await.gql(caller)?.ok_or_else(|| not_visible("tenant")).gql(caller)?;
+    Ok(Tenant { row, scope })
+}
+
+async fn domain(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, name: &DomainName) -> Res<Domain> {
+    let row = domains::get(app(ctx).db(), &scope, name.as_str()).await.gql(caller)?.ok_or_else(|| not_visible("domain")).gql(caller)?;
+    Ok(Domain(row))
+}
+
+async fn user(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id: UserId) -> Res<User> {
+    let row = users::get(app(ctx).db(), &scope, &id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("user")).gql(caller)?;
+    Ok(User { row, scope })
+}
+
+async fn group(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id: GroupId) -> Res<Group> {
+    let row = groups::get(app(ctx).db(), &scope, &id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("group")).gql(caller)?;
+    Ok(Group { row, scope })
+}
+
+/// The tenant scope and parsed tenant argument of a tenant-scoped mutation.
+fn scope(caller: &RequestContext, tenant_id: Option<&ID>) -> Res<(Option<TenantId>, TenantScope)> {
+    let tenant = tenant_arg(tenant_id).gql(caller)?;
+    let scope = caller.read_scope(tenant).gql(caller)?;
+    Ok((tenant, scope))
+}
+
+fn user_id(caller: &RequestContext, id: &ID) -> Res<UserId> {
+    UserId::parse(id).map_err(AppError::from).gql(caller)
+}
+
+fn group_id(caller: &RequestContext, id: &ID) -> Res<GroupId> {
+    GroupId::parse(id).map_err(AppError::from).gql(caller)
+}
+
+/// Every command of the admin API. Each returns the object as it is after the change.
+#[Object]
+impl Mutation {
+    /// Creates a tenant (operator keys only).
+    async fn create_tenant(&self, ctx: &Context<'_>, name: String) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let id = app(ctx).create_tenant(caller, &name).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    async fn rename_tenant(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let id = app(ctx).rename_tenant(caller, tenant_arg(tenant_id.as_ref()).gql(caller)?, &name).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    /// Suspends a tenant: its users get no tokens and its data cannot change (operator keys only).
+    async fn suspend_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant_id = TenantId::parse(&tenant_id).map_err(AppError::from).gql(caller)?;
+        let id = app(ctx).suspend_tenant(caller, tenant_id).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    async fn reactivate_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant_id = TenantId::parse(&tenant_id).map_err(AppError::from).gql(caller)?;
+        let id = app(ctx).reactivate_tenant(caller, tenant_id).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    /// Sets (or with null clears) the usage location given to new users.
+    async fn set_default_usage_location(&self, ctx: &Context<'_>, usage_location: Option<String>, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).set_default_usage_location(caller, tenant, usage_location.as_deref()).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    async fn set_default_licenses(&self, ctx: &Context<'_>, sku_ids: Vec<String>, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).set_default_licenses(caller, tenant, &sku_ids).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    async fn set_deprovision_action(&self, ctx: &Context<'_>, action: DeprovisionActionKind, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).set_deprovision_action(caller, tenant, action.into()).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    async fn set_mfa_policy(&self, ctx: &Context<'_>, policy: MfaPolicyKind, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).set_mfa_policy(caller, tenant, policy.into()).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    /// Adds a custom domain; publish its `verificationRecord` as a DNS TXT record, then verify.
+    async fn add_domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Domain> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let name = app(ctx).add_domain(caller, tenant, &name).await.gql(caller)?;
+        domain(ctx, caller, scope, &name).await
+    }
+    /// Looks up the domain's TXT records now and marks it verified when the record is there.
+    async fn verify_domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Domain> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let name = app(ctx).verify_domain(caller, tenant, &name).await.gql(caller)?;
+        domain(ctx, caller, scope, &name).await
+    }
+    /// Requests federation with Microsoft 365 (verified, not onmicrosoft.com, not the default domain).
+    async fn federate_domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Domain> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let name = app(ctx).federate_domain(caller, tenant, &name).await.gql(caller)?;
+        domain(ctx, caller, scope, &name).await
+    }
+    /// Requests a return to managed (cloud) authentication.
+    async fn defederate_domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Domain> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let name = app(ctx).defederate_domain(caller, tenant, &name).await.gql(caller)?;
+        domain(ctx, caller, scope, &name).await
+    }
+
+    /// Removes a (managed) domain; returns its name.
+    async fn remove_domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<String> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        Ok(app(ctx).remove_domain(caller, tenant, &name).await.gql(caller)?.to_string())
+    }
+
+    /// Creates a user in a verified domain; the ImmutableID is generated once, here.
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let new_user = NewUser {
+            user_principal_name: input.user_principal_name,
+            profile: ProfileInput { display_name: input.display_name, given_name: input.given_name, surname: input.surname, mail: input.mail },
+            usage_location: input.usage_location,
+            password: input.password,
+        };
+        let id = app(ctx).create_user(caller, tenant, new_user).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+
+    async fn update_user_profile(&self, ctx: &Context<'_>, id: ID, input: ProfileUpdateInput, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let profile = ProfileInput { display_name: input.display_name, given_name: input.given_name, surname: input.surname, mail: input.mail };
+        let id = app(ctx).update_user_profile(caller, tenant, user_id(caller, &id)?, profile).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+
+    /// Sets the user's password (8 to 256 characters), stored as a sealed argon2id hash.
+    async fn set_password(&self, ctx: &Context<'_>, id: ID, password: String, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).set_password(caller, tenant, user_id(caller, &id)?, &password).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+
+    async fn suspend_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).suspend_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+    async fn reactivate_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).reactivate_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+    /// Assigns the user to Microsoft 365 (provisioning follows).
+    async fn assign_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).assign_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+    async fn unassign_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).unassign_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+
+    /// Deletes the user and frees the UPN; returns the id.
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<ID> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).delete_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        Ok(ID(id.to_string()))
+    }
+
+    async fn set_usage_location(&self, ctx: &Context<'_>, id: ID, usage_location: String, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).set_usage_location(caller, tenant, user_id(caller, &id)?, &usage_location).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+
+    /// Grants a license (needs a usage location).
+    async fn grant_license(&self, ctx: &Context<'_>, id: ID, sku_id: String, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).grant_license(caller, tenant, user_id(caller, &id)?, &sku_id).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+
+    async fn revoke_license(&self, ctx: &Context<'_>, id: ID, sku_id: String, tenant_id: Option<ID>) -> Res<User> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).revoke_license(caller, tenant, user_id(caller, &id)?, &sku_id).await.gql(caller)?;
+        user(ctx, caller, scope, id).await
+    }
+
+    async fn create_group(&self, ctx: &Context<'_>, display_name: String, description: Option<String>, tenant_id: Option<ID>) -> Res<Group> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).create_group(caller, tenant, &display_name, description.as_deref()).await.gql(caller)?;
+        group(ctx, caller, scope, id).await
+    }
+
+    async fn rename_group(&self, ctx: &Context<'_>, id: ID, display_name: String, tenant_id: Option<ID>) -> Res<Group> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let id = app(ctx).rename_group(caller, tenant, group_id(caller, &id)?, &display_name).await.gql(caller)?;
+        group(ctx, caller, scope, id).await
+    }
+
+    async fn add_group_member(&self, ctx: &Context<'_>, group_id: ID, user_id: ID, tenant_id: Option<ID>) -> Res<Group> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let user_id = self::user_id(caller, &user_id)?;
+        let id = app(ctx).add_group_member(caller, tenant, self::group_id(caller, &group_id)?, user_id).await.gql(caller)?;
+        group(ctx, caller, scope, id).await
+    }
+
+    async fn remove_group_member(&self, ctx: &Context<'_>, group_id: ID, user_id: ID, tenant_id: Option<ID>) -> Res<Group> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let user_id = self::user_id(caller, &user_id)?;
+        let id = app(ctx).remove_group_member(caller, tenant, self::group_id(caller, &group_id)?, user_id).await.gql(caller)?;
+        group(ctx, caller, scope, id).await
+    }
+
+    /// Deletes the group; returns its id.
+    async fn delete_group(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<ID> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).delete_group(caller, tenant, group_id(caller, &id)?).await.gql(caller)?;
+        Ok(ID(id.to_string()))
+    }
+
+    /// Creates an API key. The secret is returned this once; only its hash is kept.
+    async fn create_api_key(&self, ctx: &Context<'_>, name: String, role: ApiKeyRole, tenant_id: Option<ID>) -> Res<CreatedApiKey> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let created = app(ctx).create_api_key(caller, tenant, &name, role.into()).await.gql(caller)?;
+        let row = api_keys::get(app(ctx).db(), &created.key_id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("API key")).gql(caller)?;
+        Ok(CreatedApiKey { api_key: ApiKey::from(row), secret: created.secret })
+    }
+
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Res<ApiKey> {
+        let caller = caller(ctx)?;
+        let key_id = ApiKeyId::parse(&id).map_err(AppError::from).gql(caller)?;
+        let key_id = app(ctx).revoke_api_key(caller, key_id).await.gql(caller)?;
+        let row = api_keys::get(app(ctx).db(), &key_id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("API key")).gql(caller)?;
+        Ok(ApiKey::from(row))
+    }
+}
+

@@ -1,0 +1,19 @@
+//! HTTP: the GraphQL admin API, health probes, and the middleware around them.
+
+pub mod error;
+pub mod graphql;
+pub mod health;
+pub mod request_id;
+
+use actix_web::web;
+
+/// Bodies larger than this are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .route("/graphql", web::post().to(graphql::graphql_post))
+        .route("/graphql", web::get().to(graphql::graphiql))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz));
+}

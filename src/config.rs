@@ -1,0 +1,106 @@
+//! Settings: defaults, then an optional TOML file (`--config` or `TESSERA_CONFIG`), then the
+//! environment (`TESSERA_*`, plus the conventional `DATABASE_URL`). The README has the table.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::app::Argon2Params;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Settings {
+    /// `postgres://…` or `sqlite:…`; unset means `sqlite:<data_dir>/tessera.db`.
+    pub database_url: Option<String>,
+    /// Where the embedded defaults live (SQLite file, generated master key).
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    /// An `EnvFilter` directive, e.g. `info` or `tessera=debug,info`.
+    pub log: String,
+    /// Master key ring `id:base64,…` (first is active).
+    pub master_key: Option<SecretString>,
+    /// A file holding the master key ring; ignored when `master_key` is set.
+    pub master_key_file: Option<PathBuf>,
+    /// An operator key to make sure exists at start-up instead of printing a generated one.
+    pub operator_key: Option<SecretString>,
+    /// Name servers (`ip:port`, comma-separated) for domain verification; empty = the system's.
+    pub dns_nameservers: String,
+    pub db_max_connections: u32,
+    /// How long a mutation waits for the read models to show its effect.
+    pub projection_wait_ms: u64,
+    /// How often projectors poll for events written by other instances.
+    pub projection_poll_ms: u64,
+    /// /readyz fails when an event older than this is not yet projected.
+    pub readiness_max_lag_seconds: i64,
+    /// How long SIGTERM waits for in-flight requests.
+    pub shutdown_timeout_seconds: u64,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let defaults = Argon2Params::default();
+        let mut builder = config::Config::builder()
+            .set_default("data_dir", "./tessera-data")?
+            .set_default("listen", "127.0.0.1:8080")?
+            .set_default("log_format", "text")?
+            .set_default("log", "info")?
+            .set_default("dns_nameservers", "")?
+            .set_default("db_max_connections", 16)?
+            .set_default("projection_wait_ms", 5_000)?
+            .set_default("projection_poll_ms", 250)?
+            .set_default("readiness_max_lag_seconds", 30)?
+            .set_default("shutdown_timeout_seconds", 30)?
+            .set_default("argon2_memory_kib", defaults.memory_kib)?
+            .set_default("argon2_iterations", defaults.iterations)?
+            .set_default("argon2_parallelism", defaults.parallelism)?;
+        let file = file.map(PathBuf::from).or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml).required(true));
+        }
+        builder = builder.add_source(config::Environment::with_prefix("TESSERA").try_parsing(true));
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database_url", url)?;
+        }
+        let settings: Self = builder.build()?.try_deserialize()?;
+        settings.dns_servers()?;
+        Ok(settings)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("tessera.db").display()))
+    }
+
+    pub fn dns_servers(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        self.dns_nameservers
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().map_err(|_| ConfigError::Invalid(format!("dns_nameservers: {s:?} is not ip:port"))))
+            .collect()
+    }
+
+    pub fn argon2(&self) -> Argon2Params {
+        Argon2Params { memory_kib: self.argon2_memory_kib, iterations: self.argon2_iterations, parallelism: self.argon2_parallelism }
+    }
+}
