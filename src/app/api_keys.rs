@@ -32,7 +32,13 @@ fn new_secret() -> String {
 impl Tessera {
     /// Operators create keys of any role for any tenant; admins create admin and auditor keys
     /// for their own tenant.
-    pub async fn create_api_key(&self, ctx: &RequestContext, tenant: Option<TenantId>, name: &str, role: Role) -> Result<NewApiKey, AppError> {
+    pub async fn create_api_key(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        name: &str,
+        role: Role,
+    ) -> Result<NewApiKey, AppError> {
         let name = DisplayName::parse("name", name)?;
         let tenant_id = match role {
             Role::Operator => {
@@ -55,7 +61,8 @@ impl Tessera {
     pub async fn revoke_api_key(&self, ctx: &RequestContext, key_id: ApiKeyId) -> Result<ApiKeyId, AppError> {
         let key = self.load::<ApiKey>(&key_id.to_string()).await?;
         let allowed = key.key_id.is_some()
-            && (ctx.is_operator() || (ctx.principal.role == Role::Admin && key.tenant_id.is_some() && key.tenant_id == ctx.principal.tenant_id));
+            && (ctx.is_operator()
+                || (ctx.principal.role == Role::Admin && key.tenant_id.is_some() && key.tenant_id == ctx.principal.tenant_id));
         if !allowed {
             // Keys of other tenants are indistinguishable from missing ones.
             return Err(AppError::NotFound("API key".into()));
@@ -85,7 +92,10 @@ impl Tessera {
         let (secret, print) = match from_env {
             Some(secret) => {
                 if !secret.starts_with(PREFIX) || secret.len() < PREFIX.len() + 43 {
-                    return Err(AppError::validation("TESSERA_OPERATOR_KEY", "must be tsk_ followed by at least 43 base64url characters (256 bits)"));
+                    return Err(AppError::validation(
+                        "TESSERA_OPERATOR_KEY",
+                        "must be tsk_ followed by at least 43 base64url characters (256 bits)",
+                    ));
                 }
                 if crate::read::api_keys::by_secret_hash(self.db(), &hash_secret(secret)).await?.is_some() {
                     return Ok(None);
@@ -106,7 +116,8 @@ impl Tessera {
             Err(other) => return Err(other.into()),
         }
         let name = DisplayName::parse("name", if print { "bootstrap operator" } else { "operator (TESSERA_OPERATOR_KEY)" })?;
-        let command = ApiKeyCommand::CreateApiKey { key_id, tenant_id: None, name, role: Role::Operator, secret_hash: hash_secret(&secret) };
+        let command =
+            ApiKeyCommand::CreateApiKey { key_id, tenant_id: None, name, role: Role::Operator, secret_hash: hash_secret(&secret) };
         let committed = self.store.execute::<ApiKey>(&key_id.to_string(), command, &metadata).await?;
         self.settle(committed).await;
         Ok(print.then_some(secret))

@@ -67,11 +67,7 @@ impl RequestContext {
     }
 
     pub fn require_operator(&self) -> Result<(), AppError> {
-        if self.principal.role == Role::Operator {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("only operator keys may do this".into()))
-        }
+        if self.principal.role == Role::Operator { Ok(()) } else { Err(AppError::Forbidden("only operator keys may do this".into())) }
     }
 
     pub fn is_operator(&self) -> bool {

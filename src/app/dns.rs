@@ -32,8 +32,7 @@ impl HickoryTxtLookup {
         opts.attempts = 2;
         opts.timeout = std::time::Duration::from_secs(3);
         let resolver = if nameservers.is_empty() {
-            let (config, mut system_opts) =
-                hickory_resolver::system_conf::read_system_conf().map_err(|e| DnsError(e.to_string()))?;
+            let (config, mut system_opts) = hickory_resolver::system_conf::read_system_conf().map_err(|e| DnsError(e.to_string()))?;
             system_opts.cache_size = 0;
             TokioAsyncResolver::tokio(config, system_opts)
         } else {
@@ -52,10 +51,9 @@ impl TxtLookup for HickoryTxtLookup {
     async fn txt(&self, name: &DomainName) -> Result<Vec<String>, DnsError> {
         let fqdn = format!("{}.", name.as_str());
         match self.resolver.txt_lookup(fqdn).await {
-            Ok(lookup) => Ok(lookup
-                .iter()
-                .map(|txt| txt.txt_data().iter().map(|chunk| String::from_utf8_lossy(chunk)).collect::<String>())
-                .collect()),
+            Ok(lookup) => {
+                Ok(lookup.iter().map(|txt| txt.txt_data().iter().map(|chunk| String::from_utf8_lossy(chunk)).collect::<String>()).collect())
+            }
             Err(e) if matches!(e.kind(), ResolveErrorKind::NoRecordsFound { .. }) => Ok(Vec::new()),
             Err(e) => Err(DnsError(e.to_string())),
         }

@@ -42,11 +42,8 @@ impl Tessera {
         if domain.verified {
             return Ok(name);
         }
-        let txt_records = self
-            .dns
-            .txt(&name)
-            .await
-            .map_err(|e| AppError::PreconditionFailed { reason: "DNS_LOOKUP_FAILED", message: e.to_string() })?;
+        let txt_records =
+            self.dns.txt(&name).await.map_err(|e| AppError::PreconditionFailed { reason: "DNS_LOOKUP_FAILED", message: e.to_string() })?;
         let claim = ClaimCommand::Claim { owner: scope.tenant_id().to_string() };
         // Check the record before claiming, so a failed attempt claims nothing.
         if !txt_records.iter().any(|r| r.trim() == domain.expected_record()) {
@@ -78,7 +75,13 @@ impl Tessera {
         self.domain_command(ctx, tenant, name, DomainCommand::DefederateDomain).await
     }
 
-    async fn domain_command(&self, ctx: &RequestContext, tenant: Option<TenantId>, name: &str, command: DomainCommand) -> Result<DomainName, AppError> {
+    async fn domain_command(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        name: &str,
+        command: DomainCommand,
+    ) -> Result<DomainName, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         let name = DomainName::parse(name)?;
         self.active_tenant(scope.tenant_id()).await?;

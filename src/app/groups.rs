@@ -7,7 +7,13 @@ fn group_key(tenant_id: TenantId, group_id: GroupId) -> String {
 }
 
 impl Tessera {
-    pub async fn create_group(&self, ctx: &RequestContext, tenant: Option<TenantId>, name: &str, description: Option<&str>) -> Result<GroupId, AppError> {
+    pub async fn create_group(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<GroupId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         let name = DisplayName::parse("displayName", name)?;
         let description = description
@@ -22,12 +28,24 @@ impl Tessera {
         Ok(group_id)
     }
 
-    pub async fn rename_group(&self, ctx: &RequestContext, tenant: Option<TenantId>, group_id: GroupId, name: &str) -> Result<GroupId, AppError> {
+    pub async fn rename_group(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        group_id: GroupId,
+        name: &str,
+    ) -> Result<GroupId, AppError> {
         let name = DisplayName::parse("displayName", name)?;
         self.group_command(ctx, tenant, group_id, GroupCommand::RenameGroup { name }).await
     }
 
-    pub async fn add_group_member(&self, ctx: &RequestContext, tenant: Option<TenantId>, group_id: GroupId, user_id: UserId) -> Result<GroupId, AppError> {
+    pub async fn add_group_member(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        group_id: GroupId,
+        user_id: UserId,
+    ) -> Result<GroupId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         if !self.user_exists(scope.tenant_id(), user_id).await? {
             return Err(AppError::NotFound("user".into()));
@@ -35,7 +53,13 @@ impl Tessera {
         self.group_command(ctx, tenant, group_id, GroupCommand::AddGroupMember { user_id }).await
     }
 
-    pub async fn remove_group_member(&self, ctx: &RequestContext, tenant: Option<TenantId>, group_id: GroupId, user_id: UserId) -> Result<GroupId, AppError> {
+    pub async fn remove_group_member(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        group_id: GroupId,
+        user_id: UserId,
+    ) -> Result<GroupId, AppError> {
         self.group_command(ctx, tenant, group_id, GroupCommand::RemoveGroupMember { user_id }).await
     }
 
@@ -43,7 +67,13 @@ impl Tessera {
         self.group_command(ctx, tenant, group_id, GroupCommand::DeleteGroup).await
     }
 
-    async fn group_command(&self, ctx: &RequestContext, tenant: Option<TenantId>, group_id: GroupId, command: GroupCommand) -> Result<GroupId, AppError> {
+    async fn group_command(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        group_id: GroupId,
+        command: GroupCommand,
+    ) -> Result<GroupId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         self.active_tenant(scope.tenant_id()).await?;
         self.run::<Group>(ctx, Some(scope.tenant_id()), &group_key(scope.tenant_id(), group_id), command).await?;

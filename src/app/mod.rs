@@ -58,7 +58,13 @@ impl Tessera {
 
     /// Runs a command and waits (bounded) until the read models show it, so a query right
     /// after a mutation sees its effect.
-    async fn run<A: Stored>(&self, ctx: &RequestContext, tenant: Option<crate::domain::values::TenantId>, id: &str, command: A::Command) -> Result<Committed, AppError>
+    async fn run<A: Stored>(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<crate::domain::values::TenantId>,
+        id: &str,
+        command: A::Command,
+    ) -> Result<Committed, AppError>
     where
         A::Command: Clone,
     {

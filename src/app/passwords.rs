@@ -55,11 +55,9 @@ impl PasswordHasher {
         let argon2 = self.argon2.clone();
         let password = password.to_owned();
         let phc = phc.to_owned();
-        tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&phc).map(|hash| argon2.verify_password(password.as_bytes(), &hash).is_ok())
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(e.to_string()))
+        tokio::task::spawn_blocking(move || PasswordHash::new(&phc).map(|hash| argon2.verify_password(password.as_bytes(), &hash).is_ok()))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(|e| AppError::Internal(e.to_string()))
     }
 }

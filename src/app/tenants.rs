@@ -39,13 +39,23 @@ impl Tessera {
         self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetDefaultUsageLocation { usage_location }).await
     }
 
-    pub async fn set_default_licenses(&self, ctx: &RequestContext, tenant: Option<TenantId>, sku_ids: &[String]) -> Result<TenantId, AppError> {
+    pub async fn set_default_licenses(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        sku_ids: &[String],
+    ) -> Result<TenantId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         let sku_ids = sku_ids.iter().map(|s| SkuId::parse(s)).collect::<Result<Vec<_>, _>>()?;
         self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetDefaultLicenses { sku_ids }).await
     }
 
-    pub async fn set_deprovision_action(&self, ctx: &RequestContext, tenant: Option<TenantId>, action: DeprovisionAction) -> Result<TenantId, AppError> {
+    pub async fn set_deprovision_action(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        action: DeprovisionAction,
+    ) -> Result<TenantId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetDeprovisionAction { action }).await
     }

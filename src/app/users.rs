@@ -31,7 +31,9 @@ fn parse_profile(input: &ProfileInput) -> Result<UserProfile, AppError> {
     };
     let mail = match input.mail.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
         // A mail address has the same shape rules as a UPN here; Graph refuses anything else.
-        Some(mail) => Some(Upn::parse(mail).map_err(|_| AppError::validation("mail", "must be an e-mail address like name@contoso.com"))?.to_string()),
+        Some(mail) => {
+            Some(Upn::parse(mail).map_err(|_| AppError::validation("mail", "must be an e-mail address like name@contoso.com"))?.to_string())
+        }
         None => None,
     };
     Ok(UserProfile {
@@ -121,12 +123,24 @@ impl Tessera {
         Ok(SealedSecret::new(self.crypto.seal(&format!("password:{tenant_id}"), phc.as_bytes())))
     }
 
-    pub async fn update_user_profile(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, profile: ProfileInput) -> Result<UserId, AppError> {
+    pub async fn update_user_profile(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        user_id: UserId,
+        profile: ProfileInput,
+    ) -> Result<UserId, AppError> {
         let profile = parse_profile(&profile)?;
         self.user_command(ctx, tenant, user_id, UserCommand::UpdateUserProfile { profile: Personal::new(profile) }).await
     }
 
-    pub async fn set_password(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, password: &str) -> Result<UserId, AppError> {
+    pub async fn set_password(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        user_id: UserId,
+        password: &str,
+    ) -> Result<UserId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         let password_hash = self.seal_password(scope.tenant_id(), password).await?;
         self.user_command(ctx, tenant, user_id, UserCommand::SetPassword { password_hash }).await
@@ -160,22 +174,46 @@ impl Tessera {
         self.user_command(ctx, tenant, user_id, UserCommand::UnassignUser).await
     }
 
-    pub async fn set_usage_location(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, usage_location: &str) -> Result<UserId, AppError> {
+    pub async fn set_usage_location(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        user_id: UserId,
+        usage_location: &str,
+    ) -> Result<UserId, AppError> {
         let usage_location = UsageLocation::parse(usage_location)?;
         self.user_command(ctx, tenant, user_id, UserCommand::SetUsageLocation { usage_location }).await
     }
 
-    pub async fn grant_license(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, sku_id: &str) -> Result<UserId, AppError> {
+    pub async fn grant_license(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        user_id: UserId,
+        sku_id: &str,
+    ) -> Result<UserId, AppError> {
         let sku_id = SkuId::parse(sku_id)?;
         self.user_command(ctx, tenant, user_id, UserCommand::GrantLicense { sku_id }).await
     }
 
-    pub async fn revoke_license(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, sku_id: &str) -> Result<UserId, AppError> {
+    pub async fn revoke_license(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        user_id: UserId,
+        sku_id: &str,
+    ) -> Result<UserId, AppError> {
         let sku_id = SkuId::parse(sku_id)?;
         self.user_command(ctx, tenant, user_id, UserCommand::RevokeLicense { sku_id }).await
     }
 
-    async fn user_command(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId, command: UserCommand) -> Result<UserId, AppError> {
+    async fn user_command(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        user_id: UserId,
+        command: UserCommand,
+    ) -> Result<UserId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         self.active_tenant(scope.tenant_id()).await?;
         self.run::<User>(ctx, Some(scope.tenant_id()), &user_id_key(scope.tenant_id(), user_id), command).await?;

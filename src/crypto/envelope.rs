@@ -55,8 +55,7 @@ impl Crypto {
         let master = self.keys.get(key_id).ok_or_else(|| CryptoError::UnknownMasterKey(key_id.to_owned()))?;
         let wrapped = B64.decode(wrapped).map_err(|_| CryptoError::Malformed)?;
         let sealed = B64.decode(sealed).map_err(|_| CryptoError::Malformed)?;
-        let data_key: [u8; 32] =
-            aead_open(master.bytes(), key_id.as_bytes(), &wrapped)?.try_into().map_err(|_| CryptoError::Malformed)?;
+        let data_key: [u8; 32] = aead_open(master.bytes(), key_id.as_bytes(), &wrapped)?.try_into().map_err(|_| CryptoError::Malformed)?;
         aead_open(&data_key, context.as_bytes(), &sealed)
     }
 

@@ -68,14 +68,10 @@ impl MasterKeyRing {
     pub fn parse(text: &str) -> Result<Self, CryptoError> {
         let mut keys = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (id, b64) = part
-                .split_once(':')
-                .ok_or_else(|| CryptoError::BadMasterKey("expected id:base64 (32 bytes), comma-separated".into()))?;
-            let bytes = STANDARD
-                .decode(b64.trim())
-                .map_err(|_| CryptoError::BadMasterKey(format!("key {id}: not base64")))?;
-            let key: [u8; 32] =
-                bytes.try_into().map_err(|_| CryptoError::BadMasterKey(format!("key {id}: must be exactly 32 bytes")))?;
+            let (id, b64) =
+                part.split_once(':').ok_or_else(|| CryptoError::BadMasterKey("expected id:base64 (32 bytes), comma-separated".into()))?;
+            let bytes = STANDARD.decode(b64.trim()).map_err(|_| CryptoError::BadMasterKey(format!("key {id}: not base64")))?;
+            let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadMasterKey(format!("key {id}: must be exactly 32 bytes")))?;
             keys.push(MasterKey::new(id, key)?);
         }
         let mut keys = keys.into_iter();

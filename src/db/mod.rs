@@ -134,10 +134,7 @@ impl Db {
         Ok(match self {
             Self::Postgres { read, .. } => {
                 let mut tx = read.begin().await?;
-                sqlx::query("SELECT set_config('tessera.tenant_id', $1, true)")
-                    .bind(tenant_id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("SELECT set_config('tessera.tenant_id', $1, true)").bind(tenant_id.to_string()).execute(&mut *tx).await?;
                 Tx::Postgres(tx)
             }
             Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),

@@ -1,5 +1,5 @@
-use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore as _};
 
 use super::{Checkpoint, EventMetadata, Repo};
@@ -142,8 +142,7 @@ impl EventStore {
             }
         };
         let mut tx = self.db.begin_read().await?;
-        let checkpoint: Option<Checkpoint> =
-            tx.fetch_optional(sql, crate::args![aggregate_type, aggregate_id, sequence as i64]).await?;
+        let checkpoint: Option<Checkpoint> = tx.fetch_optional(sql, crate::args![aggregate_type, aggregate_id, sequence as i64]).await?;
         tx.commit().await?;
         checkpoint.ok_or_else(|| StoreError::Storage("a committed event is missing from the store".into()))
     }

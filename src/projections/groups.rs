@@ -42,7 +42,8 @@ impl Projection for GroupsProjection {
                 .await?;
             }
             GroupEvent::GroupRenamed { name } => {
-                tx.execute("UPDATE groups SET name = $1 WHERE tenant_id = $2 AND group_id = $3", args![name.to_string(), tenant, group]).await?;
+                tx.execute("UPDATE groups SET name = $1 WHERE tenant_id = $2 AND group_id = $3", args![name.to_string(), tenant, group])
+                    .await?;
             }
             GroupEvent::GroupMemberAdded { user_id } => {
                 tx.execute(
@@ -59,7 +60,8 @@ impl Projection for GroupsProjection {
                 .await?;
             }
             GroupEvent::GroupDeleted => {
-                tx.execute("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2", args![tenant.clone(), group.clone()]).await?;
+                tx.execute("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2", args![tenant.clone(), group.clone()])
+                    .await?;
                 tx.execute("DELETE FROM groups WHERE tenant_id = $1 AND group_id = $2", args![tenant, group]).await?;
             }
         }

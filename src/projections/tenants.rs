@@ -37,7 +37,9 @@ impl Projection for TenantsProjection {
                 .await?;
                 return Ok(());
             }
-            TenantEvent::TenantRenamed { name } => ("UPDATE tenants SET name = $1, updated_at = $2 WHERE tenant_id = $3", name.to_string().into()),
+            TenantEvent::TenantRenamed { name } => {
+                ("UPDATE tenants SET name = $1, updated_at = $2 WHERE tenant_id = $3", name.to_string().into())
+            }
             TenantEvent::TenantSuspended => ("UPDATE tenants SET status = $1, updated_at = $2 WHERE tenant_id = $3", "SUSPENDED".into()),
             TenantEvent::TenantReactivated => ("UPDATE tenants SET status = $1, updated_at = $2 WHERE tenant_id = $3", "ACTIVE".into()),
             TenantEvent::DefaultUsageLocationSet { usage_location } => (

@@ -19,8 +19,12 @@ const COLUMNS: &str = "g.tenant_id, g.group_id, g.name, g.description, g.created
 
 pub async fn list(db: &Db, scope: &TenantScope) -> Result<Vec<GroupRow>, DbError> {
     let mut tx = scoped(db, scope).await?;
-    let rows =
-        tx.fetch_all(&format!("SELECT {COLUMNS} FROM groups g WHERE g.tenant_id = $1 ORDER BY g.group_id"), args![scope.tenant_id().to_string()]).await?;
+    let rows = tx
+        .fetch_all(
+            &format!("SELECT {COLUMNS} FROM groups g WHERE g.tenant_id = $1 ORDER BY g.group_id"),
+            args![scope.tenant_id().to_string()],
+        )
+        .await?;
     tx.commit().await?;
     Ok(rows)
 }

@@ -23,9 +23,8 @@ const COLUMNS: &str =
 
 pub async fn get(db: &Db, scope: &TenantScope) -> Result<Option<TenantRow>, DbError> {
     let mut tx = scoped(db, scope).await?;
-    let row = tx
-        .fetch_optional(&format!("SELECT {COLUMNS} FROM tenants WHERE tenant_id = $1"), args![scope.tenant_id().to_string()])
-        .await?;
+    let row =
+        tx.fetch_optional(&format!("SELECT {COLUMNS} FROM tenants WHERE tenant_id = $1"), args![scope.tenant_id().to_string()]).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -94,7 +94,10 @@ pub async fn get(db: &Db, scope: &TenantScope, user_id: &str) -> Result<Option<U
 pub async fn by_upn(db: &Db, scope: &TenantScope, upn: &str) -> Result<Option<UserRow>, DbError> {
     let mut tx = scoped(db, scope).await?;
     let row = tx
-        .fetch_optional(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND upn = $2"), args![scope.tenant_id().to_string(), upn])
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND upn = $2"),
+            args![scope.tenant_id().to_string(), upn],
+        )
         .await?;
     tx.commit().await?;
     Ok(row)

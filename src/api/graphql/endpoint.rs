@@ -54,7 +54,11 @@ pub async fn graphql_post(
         Ok(response) => HttpResponse::Ok().json(response),
         Err(_) => {
             tracing::error!(%correlation_id, "panic while executing a GraphQL request");
-            HttpResponse::Ok().json(graphql_error_body("internal error; quote the correlation id to the operator", "INTERNAL", &correlation_id))
+            HttpResponse::Ok().json(graphql_error_body(
+                "internal error; quote the correlation id to the operator",
+                "INTERNAL",
+                &correlation_id,
+            ))
         }
     }
 }

@@ -155,7 +155,12 @@ impl Mutation {
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
         let new_user = NewUser {
             user_principal_name: input.user_principal_name,
-            profile: ProfileInput { display_name: input.display_name, given_name: input.given_name, surname: input.surname, mail: input.mail },
+            profile: ProfileInput {
+                display_name: input.display_name,
+                given_name: input.given_name,
+                surname: input.surname,
+                mail: input.mail,
+            },
             usage_location: input.usage_location,
             password: input.password,
         };
@@ -166,7 +171,8 @@ impl Mutation {
     async fn update_user_profile(&self, ctx: &Context<'_>, id: ID, input: ProfileUpdateInput, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let profile = ProfileInput { display_name: input.display_name, given_name: input.given_name, surname: input.surname, mail: input.mail };
+        let profile =
+            ProfileInput { display_name: input.display_name, given_name: input.given_name, surname: input.surname, mail: input.mail };
         let id = app(ctx).update_user_profile(caller, tenant, user_id(caller, &id)?, profile).await.gql(caller)?;
         user(ctx, caller, scope, id).await
     }
@@ -235,7 +241,13 @@ impl Mutation {
         user(ctx, caller, scope, id).await
     }
 
-    async fn create_group(&self, ctx: &Context<'_>, display_name: String, description: Option<String>, tenant_id: Option<ID>) -> Res<Group> {
+    async fn create_group(
+        &self,
+        ctx: &Context<'_>,
+        display_name: String,
+        description: Option<String>,
+        tenant_id: Option<ID>,
+    ) -> Res<Group> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
         let id = app(ctx).create_group(caller, tenant, &display_name, description.as_deref()).await.gql(caller)?;
@@ -278,7 +290,11 @@ impl Mutation {
         let caller = caller(ctx)?;
         let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
         let created = app(ctx).create_api_key(caller, tenant, &name, role.into()).await.gql(caller)?;
-        let row = api_keys::get(app(ctx).db(), &created.key_id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("API key")).gql(caller)?;
+        let row = api_keys::get(app(ctx).db(), &created.key_id.to_string())
+            .await
+            .gql(caller)?
+            .ok_or_else(|| not_visible("API key"))
+            .gql(caller)?;
         Ok(CreatedApiKey { api_key: ApiKey::from(row), secret: created.secret })
     }
 
@@ -290,4 +306,3 @@ impl Mutation {
         Ok(ApiKey::from(row))
     }
 }
-

@@ -69,7 +69,11 @@ impl Query {
             return Err(AppError::validation("first", format!("must be between 1 and {MAX_PAGE}")).to_graphql(&caller.correlation_id));
         }
         let after = after
-            .map(|cursor| UserId::parse(&cursor).map(|id| id.to_string()).map_err(|_| AppError::validation("after", "is not a cursor from this connection")))
+            .map(|cursor| {
+                UserId::parse(&cursor)
+                    .map(|id| id.to_string())
+                    .map_err(|_| AppError::validation("after", "is not a cursor from this connection"))
+            })
             .transpose()
             .gql(caller)?;
         let filter = filter.unwrap_or_default().into_filter();
@@ -86,7 +90,12 @@ impl Query {
         Ok(users::get(app(ctx).db(), &scope, &user_id.to_string()).await.gql(caller)?.map(|row| User { row, scope }))
     }
 
-    async fn user_by_upn(&self, ctx: &Context<'_>, user_principal_name: String, tenant_id: Option<ID>) -> async_graphql::Result<Option<User>> {
+    async fn user_by_upn(
+        &self,
+        ctx: &Context<'_>,
+        user_principal_name: String,
+        tenant_id: Option<ID>,
+    ) -> async_graphql::Result<Option<User>> {
         let caller = caller(ctx)?;
         let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
         let upn = Upn::parse(&user_principal_name).map_err(AppError::from).gql(caller)?;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::app::{AppError, RequestContext, Tessera, TenantScope};
+use crate::app::{AppError, RequestContext, TenantScope, Tessera};
 use crate::domain::api_key::Role;
 use crate::domain::tenant::{DeprovisionAction, MfaPolicy};
 use crate::read::domains::DomainRow;
@@ -18,8 +18,7 @@ pub fn app<'a>(ctx: &Context<'a>) -> &'a Arc<Tessera> {
 }
 
 pub fn caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a RequestContext> {
-    ctx.data_opt::<RequestContext>()
-        .ok_or_else(|| AppError::Unauthenticated("an API key is required".into()).to_graphql(""))
+    ctx.data_opt::<RequestContext>().ok_or_else(|| AppError::Unauthenticated("an API key is required".into()).to_graphql(""))
 }
 
 /// Maps a use-case error to a GraphQL error carrying the caller's correlation id.

@@ -36,7 +36,13 @@ impl Role {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiKeyCommand {
     /// `secret_hash` is SHA-256 of a 256-bit random secret: safe to store, useless to steal.
-    CreateApiKey { key_id: ApiKeyId, tenant_id: Option<TenantId>, name: DisplayName, role: Role, secret_hash: String },
+    CreateApiKey {
+        key_id: ApiKeyId,
+        tenant_id: Option<TenantId>,
+        name: DisplayName,
+        role: Role,
+        secret_hash: String,
+    },
     RevokeApiKey,
 }
 

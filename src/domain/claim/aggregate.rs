@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn one_owner_at_a_time() {
         let claimed = ClaimEvent::Claimed { owner: "a".into() };
-        Given::with(()).given_no_previous_events().when(ClaimCommand::Claim { owner: "a".into() }).then_expect_events(vec![claimed.clone()]);
+        Given::with(())
+            .given_no_previous_events()
+            .when(ClaimCommand::Claim { owner: "a".into() })
+            .then_expect_events(vec![claimed.clone()]);
         Given::with(()).given(vec![claimed.clone()]).when(ClaimCommand::Claim { owner: "a".into() }).then_expect_events(vec![]);
         Given::with(())
             .given(vec![claimed.clone()])

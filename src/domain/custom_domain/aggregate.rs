@@ -75,11 +75,12 @@ impl CustomDomain {
         }
         match self.federation {
             FederationState::Managed => Ok(()),
-            FederationState::Federated => Err(DomainError::precondition(Reason::DomainAlreadyFederated, format!("{name} is already federated"))),
-            FederationState::FederationRequested | FederationState::DefederationRequested => Err(DomainError::precondition(
-                Reason::DomainFederationInProgress,
-                format!("a federation change of {name} is in progress"),
-            )),
+            FederationState::Federated => {
+                Err(DomainError::precondition(Reason::DomainAlreadyFederated, format!("{name} is already federated")))
+            }
+            FederationState::FederationRequested | FederationState::DefederationRequested => {
+                Err(DomainError::precondition(Reason::DomainFederationInProgress, format!("a federation change of {name} is in progress")))
+            }
         }
     }
 }
@@ -216,6 +217,9 @@ mod tests {
             .when(DomainCommand::RemoveDomain)
             .inspect_result();
         assert!(matches!(federated, Err(DomainError::Precondition { reason: Reason::DomainFederated, .. })));
-        Given::with(()).given(vec![added("contoso.com")]).when(DomainCommand::RemoveDomain).then_expect_events(vec![DomainEvent::DomainRemoved]);
+        Given::with(())
+            .given(vec![added("contoso.com")])
+            .when(DomainCommand::RemoveDomain)
+            .then_expect_events(vec![DomainEvent::DomainRemoved]);
     }
 }

@@ -3,9 +3,15 @@ use crate::domain::values::{DomainName, TenantId};
 #[derive(Debug, Clone, PartialEq)]
 pub enum DomainCommand {
     /// `verification_token` is drawn by the caller (randomness is injected).
-    AddDomain { tenant_id: TenantId, name: DomainName, verification_token: String },
+    AddDomain {
+        tenant_id: TenantId,
+        name: DomainName,
+        verification_token: String,
+    },
     /// `txt_records` are what a DNS lookup of the domain returned just now.
-    VerifyDomain { txt_records: Vec<String> },
+    VerifyDomain {
+        txt_records: Vec<String>,
+    },
     RemoveDomain,
     FederateDomain,
     DefederateDomain,

@@ -46,7 +46,9 @@ impl Aggregate for Group {
         let event = match command {
             GroupCommand::CreateGroup { .. } => None,
             GroupCommand::RenameGroup { name } => (self.name.as_ref() != Some(&name)).then_some(GroupEvent::GroupRenamed { name }),
-            GroupCommand::AddGroupMember { user_id } => (!self.members.contains(&user_id)).then_some(GroupEvent::GroupMemberAdded { user_id }),
+            GroupCommand::AddGroupMember { user_id } => {
+                (!self.members.contains(&user_id)).then_some(GroupEvent::GroupMemberAdded { user_id })
+            }
             GroupCommand::RemoveGroupMember { user_id } => {
                 self.members.contains(&user_id).then_some(GroupEvent::GroupMemberRemoved { user_id })
             }

@@ -70,8 +70,9 @@ impl Aggregate for Tenant {
             TenantCommand::RenameTenant { name } => (self.name.as_ref() != Some(&name)).then_some(TenantEvent::TenantRenamed { name }),
             TenantCommand::SuspendTenant => (self.status == TenantStatus::Active).then_some(TenantEvent::TenantSuspended),
             TenantCommand::ReactivateTenant => (self.status == TenantStatus::Suspended).then_some(TenantEvent::TenantReactivated),
-            TenantCommand::SetDefaultUsageLocation { usage_location } => (self.default_usage_location != usage_location)
-                .then_some(TenantEvent::DefaultUsageLocationSet { usage_location }),
+            TenantCommand::SetDefaultUsageLocation { usage_location } => {
+                (self.default_usage_location != usage_location).then_some(TenantEvent::DefaultUsageLocationSet { usage_location })
+            }
             TenantCommand::SetDefaultLicenses { mut sku_ids } => {
                 sku_ids.sort();
                 sku_ids.dedup();
@@ -115,7 +116,10 @@ mod tests {
     type Given = TestFramework<Tenant>;
 
     fn created() -> TenantEvent {
-        TenantEvent::TenantCreated { tenant_id: TenantId::from_uuid(uuid::Uuid::nil()), name: DisplayName::parse("name", "Contoso").unwrap() }
+        TenantEvent::TenantCreated {
+            tenant_id: TenantId::from_uuid(uuid::Uuid::nil()),
+            name: DisplayName::parse("name", "Contoso").unwrap(),
+        }
     }
 
     #[test]

@@ -89,7 +89,10 @@ impl Aggregate for User {
             }
             UserCommand::RevokeLicense { sku_id } => {
                 if !self.licenses.contains(&sku_id) {
-                    return Err(DomainError::precondition(Reason::LicenseNotGranted, format!("license {sku_id} is not granted to this user")));
+                    return Err(DomainError::precondition(
+                        Reason::LicenseNotGranted,
+                        format!("license {sku_id} is not granted to this user"),
+                    ));
                 }
                 Some(UserEvent::LicenseRevoked { sku_id })
             }

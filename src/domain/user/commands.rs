@@ -15,15 +15,25 @@ pub enum UserCommand {
         profile: Personal<UserProfile>,
         usage_location: Option<UsageLocation>,
     },
-    UpdateUserProfile { profile: Personal<UserProfile> },
+    UpdateUserProfile {
+        profile: Personal<UserProfile>,
+    },
     /// An argon2id hash, sealed by the crypto layer before it reaches the domain.
-    SetPassword { password_hash: SealedSecret },
+    SetPassword {
+        password_hash: SealedSecret,
+    },
     SuspendUser,
     ReactivateUser,
     DeleteUser,
     AssignUser,
     UnassignUser,
-    SetUsageLocation { usage_location: UsageLocation },
-    GrantLicense { sku_id: SkuId },
-    RevokeLicense { sku_id: SkuId },
+    SetUsageLocation {
+        usage_location: UsageLocation,
+    },
+    GrantLicense {
+        sku_id: SkuId,
+    },
+    RevokeLicense {
+        sku_id: SkuId,
+    },
 }

@@ -23,16 +23,26 @@ pub enum UserEvent {
         profile: Personal<UserProfile>,
         usage_location: Option<UsageLocation>,
     },
-    UserProfileUpdated { profile: Personal<UserProfile> },
-    UserPasswordSet { password_hash: SealedSecret },
+    UserProfileUpdated {
+        profile: Personal<UserProfile>,
+    },
+    UserPasswordSet {
+        password_hash: SealedSecret,
+    },
     UserSuspended,
     UserReactivated,
     UserDeleted,
     UserAssigned,
     UserUnassigned,
-    UsageLocationSet { usage_location: UsageLocation },
-    LicenseGranted { sku_id: SkuId },
-    LicenseRevoked { sku_id: SkuId },
+    UsageLocationSet {
+        usage_location: UsageLocation,
+    },
+    LicenseGranted {
+        sku_id: SkuId,
+    },
+    LicenseRevoked {
+        sku_id: SkuId,
+    },
 }
 
 impl cqrs_es::DomainEvent for UserEvent {

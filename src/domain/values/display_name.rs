@@ -21,10 +21,7 @@ impl DisplayName {
         }
         let chars = trimmed.chars().count();
         if chars > Self::MAX_CHARS {
-            return Err(ValueError::new(
-                field,
-                format!("must be at most {} characters (got {chars})", Self::MAX_CHARS),
-            ));
+            return Err(ValueError::new(field, format!("must be at most {} characters (got {chars})", Self::MAX_CHARS)));
         }
         if trimmed.chars().any(char::is_control) {
             return Err(ValueError::new(field, "must not contain control characters"));

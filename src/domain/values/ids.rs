@@ -25,9 +25,7 @@ macro_rules! uuid_id {
                 self.0
             }
             pub fn parse(input: &str) -> Result<Self, ValueError> {
-                Uuid::parse_str(input.trim())
-                    .map(Self)
-                    .map_err(|_| ValueError::new($field, "is not a valid id (expected a UUID)"))
+                Uuid::parse_str(input.trim()).map(Self).map_err(|_| ValueError::new($field, "is not a valid id (expected a UUID)"))
             }
         }
 

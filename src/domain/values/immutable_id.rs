@@ -23,9 +23,7 @@ impl ImmutableId {
     pub fn parse(input: &str) -> Result<Self, ValueError> {
         const FIELD: &str = "immutableId";
         let input = input.trim();
-        let bytes = STANDARD
-            .decode(input)
-            .map_err(|_| ValueError::new(FIELD, "must be standard base64"))?;
+        let bytes = STANDARD.decode(input).map_err(|_| ValueError::new(FIELD, "must be standard base64"))?;
         if bytes.is_empty() || bytes.len() > 64 {
             return Err(ValueError::new(FIELD, "must encode 1 to 64 bytes"));
         }

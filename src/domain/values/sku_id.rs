@@ -12,9 +12,7 @@ pub struct SkuId(Uuid);
 
 impl SkuId {
     pub fn parse(input: &str) -> Result<Self, ValueError> {
-        Uuid::parse_str(input.trim())
-            .map(Self)
-            .map_err(|_| ValueError::new("skuId", "must be the SKU's GUID, as subscribedSkus lists it"))
+        Uuid::parse_str(input.trim()).map(Self).map_err(|_| ValueError::new("skuId", "must be the SKU's GUID, as subscribedSkus lists it"))
     }
 }
 

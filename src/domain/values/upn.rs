@@ -72,7 +72,17 @@ mod tests {
         let upn = Upn::parse("Adele.Vance@Contoso.com").unwrap();
         assert_eq!(upn.to_string(), "adele.vance@contoso.com");
         assert_eq!(upn, Upn::parse("adele.vance@CONTOSO.COM").unwrap());
-        for bad in ["", "adele", "@contoso.com", "adele@", "a b@contoso.com", ".a@contoso.com", "a..b@contoso.com", "adele@contoso.com.", "<x>@contoso.com"] {
+        for bad in [
+            "",
+            "adele",
+            "@contoso.com",
+            "adele@",
+            "a b@contoso.com",
+            ".a@contoso.com",
+            "a..b@contoso.com",
+            "adele@contoso.com.",
+            "<x>@contoso.com",
+        ] {
             assert!(Upn::parse(bad).is_err(), "{bad} should be refused");
         }
         assert!(Upn::parse(&format!("{}@contoso.com", "a".repeat(65))).is_err());

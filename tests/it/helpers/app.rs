@@ -1,0 +1,152 @@
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tessera::app::dns::{HickoryTxtLookup, TxtLookup};
+use tessera::config::{LogFormat, Settings};
+
+use super::dns::TestDns;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fixed operator key, so tests need not scrape stdout.
+pub const OPERATOR_KEY: &str = "tsk_operator-key-for-tests-0123456789abcdefghijklmnopq";
+pub const MASTER_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub operator_key: String,
+    pub database_url: String,
+    pub dns: TestDns,
+    pub app: Arc<tessera::app::Tessera>,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh database for one test: a new SQLite file, or a new PostgreSQL database in the
+/// cluster the test command started (TESSERA_TEST_DATABASE_URL).
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite:{}", dir.join("tessera.db").display()),
+        Backend::Postgres => {
+            let admin = std::env::var("TESSERA_TEST_DATABASE_URL")
+                .expect("TESSERA_TEST_DATABASE_URL is not set: run the suite with scripts/test.sh, which starts PostgreSQL");
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::PgPool::connect(&admin).await.expect("connect to the test cluster");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+            pool.close().await;
+            let (base, _) = admin.rsplit_once('/').expect("database URL with a path");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub fn settings(database_url: &str, data_dir: PathBuf, dns: std::net::SocketAddr) -> Settings {
+    Settings {
+        database_url: Some(database_url.to_owned()),
+        data_dir,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        log_format: LogFormat::Text,
+        log: "warn".into(),
+        master_key: Some(MASTER_KEY.to_owned().into()),
+        master_key_file: None,
+        operator_key: Some(OPERATOR_KEY.to_owned().into()),
+        dns_nameservers: dns.to_string(),
+        db_max_connections: 5,
+        projection_wait_ms: 5_000,
+        projection_poll_ms: 100,
+        readiness_max_lag_seconds: 30,
+        shutdown_timeout_seconds: 2,
+        // Cheap hashing keeps the suite fast; production defaults are OWASP's.
+        argon2_memory_kib: 1024,
+        argon2_iterations: 1,
+        argon2_parallelism: 1,
+        workers: Some(2),
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    tessera::telemetry::init(LogFormat::Text, "warn");
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(backend, dir.path()).await;
+    let dns = TestDns::start().await;
+    let settings = settings(&database_url, dir.path().to_path_buf(), dns.addr);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lookup: Arc<dyn TxtLookup> = Arc::new(HickoryTxtLookup::new(&[dns.addr]).unwrap());
+    let running = tessera::startup::build(&settings, listener, Some(lookup)).await.expect("start tessera");
+    let address = format!("http://127.0.0.1:{}", running.port);
+    let app = running.app.clone();
+    tokio::spawn(running.run_until_stopped());
+    TestApp { address, client: reqwest::Client::new(), operator_key: OPERATOR_KEY.to_owned(), database_url, dns, app, _dir: dir }
+}
+
+impl TestApp {
+    /// Sends a GraphQL request with `key` and returns the JSON body.
+    pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Value {
+        self.client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(key)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
+    /// Like `gql` but panics on any error, returning `data`.
+    pub async fn ok(&self, key: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(key, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    pub async fn create_tenant(&self, name: &str) -> String {
+        let data = self.ok(&self.operator_key, "mutation($n: String!) { createTenant(name: $n) { id } }", json!({ "n": name })).await;
+        data["createTenant"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A tenant with an admin key: (tenant id, admin key).
+    pub async fn tenant_with_admin(&self, name: &str) -> (String, String) {
+        let tenant = self.create_tenant(name).await;
+        let key = self.key_for(&tenant, "ADMIN").await;
+        (tenant, key)
+    }
+
+    pub async fn key_for(&self, tenant: &str, role: &str) -> String {
+        let query = format!("mutation($t: ID!) {{ createApiKey(name: \"{role} key\", role: {role}, tenantId: $t) {{ secret }} }}");
+        let data = self.ok(&self.operator_key, &query, json!({ "t": tenant })).await;
+        data["createApiKey"]["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// Adds `domain` to the tenant, publishes its TXT record on the test DNS and verifies it.
+    pub async fn verified_domain(&self, key: &str, domain: &str) {
+        let data = self.ok(key, "mutation($d: String!) { addDomain(name: $d) { verificationRecord } }", json!({ "d": domain })).await;
+        let record = data["addDomain"]["verificationRecord"].as_str().unwrap().to_owned();
+        self.dns.add_txt(domain, &record).await;
+        let data = self.ok(key, "mutation($d: String!) { verifyDomain(name: $d) { verified } }", json!({ "d": domain })).await;
+        assert_eq!(data["verifyDomain"]["verified"], true);
+    }
+
+    pub async fn create_user(&self, key: &str, upn: &str) -> String {
+        let data = self
+            .ok(
+                key,
+                "mutation($u: String!) { createUser(input: { userPrincipalName: $u, displayName: \"Test User\" }) { id } }",
+                json!({ "u": upn }),
+            )
+            .await;
+        data["createUser"]["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body:#}"))
+}

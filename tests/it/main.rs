@@ -1,0 +1,17 @@
+//! The one integration-test binary: every suite drives a real server over HTTP, on SQLite and on
+//! PostgreSQL (see `helpers::Backend` and the `both_backends!` macro).
+
+mod helpers;
+
+mod api_keys;
+mod concurrency;
+mod domains;
+mod errors;
+mod groups;
+mod health;
+mod isolation;
+mod projections;
+mod row_level_security;
+mod schema;
+mod tenants;
+mod users;

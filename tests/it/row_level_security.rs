@@ -1,0 +1,43 @@
+//! PostgreSQL row-level security is a second wall: a query that forgets its tenant filter still
+//! sees only the tenant its transaction names, and nothing at all without one.
+
+use serde_json::json;
+use tessera::db::Db;
+use tessera::domain::values::TenantId;
+
+use crate::helpers::{Backend, spawn_app};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    tenant_id: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_query_without_tenant_filter_sees_one_tenant() {
+    let app = spawn_app(Backend::Postgres).await;
+    let (a_id, a) = app.tenant_with_admin("A").await;
+    let (_, b) = app.tenant_with_admin("B").await;
+    for (key, domain) in [(&a, "a.com"), (&b, "b.com")] {
+        app.verified_domain(key, domain).await;
+        app.create_user(key, &format!("someone@{domain}")).await;
+        app.ok(key, "mutation { createGroup(displayName: \"g\") { id } }", json!({})).await;
+    }
+    let db = app.app.db();
+    let tenant = TenantId::parse(&a_id).unwrap();
+    for table in ["tenants", "domains", "users", "groups", "api_keys", "events"] {
+        // Deliberately no WHERE tenant_id = …
+        let mut tx = db.begin_tenant(&tenant).await.unwrap();
+        let rows: Vec<Row> = tx.fetch_all(&format!("SELECT tenant_id FROM {table}"), &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(!rows.is_empty(), "{table}: tenant A sees its own rows");
+        assert!(rows.iter().all(|r| r.tenant_id == a_id), "{table}: only tenant A's rows");
+    }
+    // A read connection that names no tenant sees nothing.
+    let Db::Postgres { read, .. } = db else { panic!("PostgreSQL expected") };
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(read).await.unwrap();
+    assert_eq!(count, 0);
+    let inserted = sqlx::query("INSERT INTO users (tenant_id, user_id, upn, domain, immutable_id, display_name, status, assigned, password_set, created_at, updated_at) VALUES ('x', 'y', 'z', 'd', 'i', 'n', 'ACTIVE', false, false, now(), now())")
+        .execute(read)
+        .await;
+    assert!(inserted.is_err(), "writing another tenant's row is refused");
+}
