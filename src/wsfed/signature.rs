@@ -5,9 +5,9 @@
 //! 1. It dereferences `URI="#ID"` to the signed element (for SAML 1.1, the `saml:Assertion` whose
 //!    `AssertionID` is `ID`; it must know that attribute is an ID, hence xmlsec1's `--id-attr`).
 //! 2. The enveloped-signature transform removes the `ds:Signature` element from that subtree.
-//! 3. Exclusive canonicalization serializes what is left. We wrote the element with
-//!    [`super::xml::XmlWriter`] in exactly that form, with no whitespace around the signature, so
-//!    "the element minus its signature" *is* the string we digested. Ancestors cannot change it:
+//! 3. Exclusive canonicalization serializes what is left. We wrote the element with the module's
+//!    canonical writer (`xml.rs`) in exactly that form, with no whitespace around the signature,
+//!    so "the element minus its signature" *is* the string we digested. Ancestors cannot change it:
 //!    exclusive c14n only pulls in namespace declarations the subtree visibly uses, and the
 //!    subtree declares its one prefix itself; no `xml:` attributes are inherited in exclusive
 //!    c14n. So the assertion verifies alone and embedded in the RSTR alike.

@@ -111,14 +111,14 @@ impl XmlWriter {
             self.out.push_str(" xmlns:");
             self.out.push_str(prefix);
             self.out.push_str("=\"");
-            self.push_attr_value(name, uri);
+            self.push_attr_value(uri);
             self.out.push('"');
         }
         for (attr_name, value) in &attributes {
             self.out.push(' ');
             self.out.push_str(attr_name);
             self.out.push_str("=\"");
-            self.push_attr_value(attr_name, value);
+            self.push_attr_value(value);
             self.out.push('"');
         }
         self.out.push('>');
@@ -186,7 +186,7 @@ impl XmlWriter {
         }
     }
 
-    fn push_attr_value(&mut self, _context: &str, value: &str) {
+    fn push_attr_value(&mut self, value: &str) {
         if value.chars().all(is_xml_char) {
             escape_attr_into(&mut self.out, value);
         } else {

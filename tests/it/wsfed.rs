@@ -237,6 +237,35 @@ fn golden_assertions_are_valid_saml_1_1() {
     }
 }
 
+/// The signer digests our own bytes on the claim that they are already in exclusive canonical
+/// form; check that claim directly with libxml2's canonicalizer.
+#[test]
+fn what_we_digest_is_what_exclusive_c14n_produces() {
+    for name in ["rstr.xml", "rstr-mfa.xml"] {
+        let rstr = testdata(name);
+        let assertion = extract_assertion(&rstr);
+        let sig_start = assertion.find("<ds:Signature ").expect("signature");
+        let sig_end =
+            assertion.find("</ds:Signature>").expect("signature end") + "</ds:Signature>".len();
+        let unsigned = format!("{}{}", &assertion[..sig_start], &assertion[sig_end..]);
+        assert_eq!(exc_c14n(&unsigned), unsigned, "{name}: assertion");
+
+        let si_start = rstr.find("<ds:SignedInfo ").expect("signed info");
+        let si_end =
+            rstr.find("</ds:SignedInfo>").expect("signed info end") + "</ds:SignedInfo>".len();
+        let signed_info = &rstr[si_start..si_end];
+        assert_eq!(exc_c14n(signed_info), signed_info, "{name}: SignedInfo");
+    }
+}
+
+fn exc_c14n(xml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(&dir, "doc.xml", xml);
+    let outcome = xmllint(&["--exc-c14n".as_ref(), file.as_os_str()]);
+    assert!(outcome.ok, "xmllint --exc-c14n failed: {}", outcome.output);
+    outcome.stdout
+}
+
 #[test]
 fn a_one_character_change_breaks_the_signature() {
     let rstr = testdata("rstr-mfa.xml");
@@ -302,7 +331,7 @@ fn freshly_generated_keys_sign_verifiable_tokens() {
 
 #[test]
 fn special_characters_survive_escaping_and_signing() {
-    let upn = "o'<b>&\"x\"@contoso.com";
+    let upn = "j\u{f8}rn.o'<b>&\"x\"\u{1F600}@contoso.com";
     let credential = fresh_credential(KeySize::Rsa2048);
     let cert = credential.certificate().to_pem().unwrap();
     let rstr = issue_rstr(&input(false, upn), &credential).unwrap();
