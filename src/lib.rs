@@ -13,3 +13,4 @@ pub mod projections;
 pub mod read;
 pub mod startup;
 pub mod telemetry;
+pub mod wsfed;

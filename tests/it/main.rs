@@ -15,3 +15,4 @@ mod row_level_security;
 mod schema;
 mod tenants;
 mod users;
+mod wsfed;
