@@ -63,7 +63,7 @@ async fn bad_input_gets_typed_errors(backend: Backend) {
         ("unknown API key", "mutation($k: ID!) { revokeApiKey(id: $k) { id } }", json!({ "k": uuid::Uuid::new_v4() }), "NOT_FOUND"),
         ("syntax error", "{ tenant { name ", json!({}), "GRAPHQL_PARSE_FAILED"),
         ("unknown field", "{ tenant { shoeSize } }", json!({}), "GRAPHQL_VALIDATION_FAILED"),
-        ("wrong variable type", "query($n: Int!) { user(id: $n) { id } }", json!({ "n": 1 }), "GRAPHQL_VALIDATION_FAILED"),
+        ("wrong variable type", "query($n: Boolean!) { user(id: $n) { id } }", json!({ "n": true }), "GRAPHQL_VALIDATION_FAILED"),
         ("unknown enum value", "mutation { setMfaPolicy(policy: SOMETIMES) { id } }", json!({}), "GRAPHQL_VALIDATION_FAILED"),
         (
             "tenant argument of another tenant",

@@ -16,8 +16,8 @@ async fn probes_and_correlation_ids(backend: Backend) {
     // A caller's correlation id comes back; a made-up one is added otherwise.
     let response = app.client.get(format!("{}/healthz", app.address)).header("x-correlation-id", "abc-123").send().await.unwrap();
     assert_eq!(response.headers()["x-correlation-id"], "abc-123");
-    let response = app.client.get(format!("{}/healthz", app.address)).header("x-correlation-id", "bad id\u{7f}").send().await.unwrap();
-    assert_ne!(response.headers()["x-correlation-id"], "bad id");
+    let response = app.client.get(format!("{}/healthz", app.address)).header("x-correlation-id", "bad id; drop").send().await.unwrap();
+    assert_ne!(response.headers()["x-correlation-id"], "bad id; drop");
 
     let graphiql = app.client.get(format!("{}/graphql", app.address)).send().await.unwrap();
     assert_eq!(graphiql.status().as_u16(), 200);

@@ -100,10 +100,10 @@ fn start_server(database_url: &str, dns: std::net::SocketAddr, port: u16) -> Chi
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {
     for _ in 0..300 {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
+            && response.status().is_success()
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -165,10 +165,10 @@ async fn a_killed_process_loses_nothing(backend: Backend) {
             json!({ "u": format!("k{i}@kill.com") }),
         );
         tasks.push(tokio::spawn(async move {
-            if let Ok(body) = request.await {
-                if let Some(id) = body["data"]["createUser"]["id"].as_str() {
-                    acknowledged.lock().unwrap().push(id.to_owned());
-                }
+            if let Ok(body) = request.await
+                && let Some(id) = body["data"]["createUser"]["id"].as_str()
+            {
+                acknowledged.lock().unwrap().push(id.to_owned());
             }
         }));
     }

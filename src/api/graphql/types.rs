@@ -256,7 +256,7 @@ impl From<crate::read::api_keys::ApiKeyRow> for ApiKey {
             id: ID(row.key_id),
             name: row.name,
             role: row.role,
-            tenant_id: (!row.tenant_id.is_empty()).then(|| ID(row.tenant_id)),
+            tenant_id: (!row.tenant_id.is_empty()).then_some(ID(row.tenant_id)),
             revoked: row.revoked,
             created_at: row.created_at,
         }
