@@ -7,6 +7,7 @@
 
 use std::io;
 use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service as _};
@@ -15,7 +16,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage as _, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use futures::StreamExt as _;
+use chrono::Utc;
+use futures::{FutureExt as _, StreamExt as _};
 use serde_json::{Map, Value, json};
 
 use super::EmulatorConfig;
@@ -170,8 +172,32 @@ async fn faults(shared: &Shared, method: &str, path: &str) -> Option<Outcome> {
     decision.outcome
 }
 
+/// Runs a handler so that a bug becomes a Graph-shaped 500 instead of a reset connection.
+async fn guarded(req: &HttpRequest, handler: impl Future<Output = HttpResponse>) -> HttpResponse {
+    match AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            let error = GraphError::new(
+                500,
+                "InternalServerError",
+                "The emulator failed while handling the request.",
+            );
+            to_http(error.into_response(&ids_of(req), Utc::now()))
+        }
+    }
+}
+
 /// Everything under `/v1.0`.
 async fn graph(req: HttpRequest, payload: web::Payload, shared: web::Data<Shared>) -> HttpResponse {
+    guarded(&req, graph_inner(&req, payload, shared)).await
+}
+
+async fn graph_inner(
+    req: &HttpRequest,
+    payload: web::Payload,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let req = req.clone();
     let started = Instant::now();
     let ids = ids_of(&req);
     let mut entry = new_entry(&req, &ids, &shared);
@@ -267,6 +293,16 @@ async fn token_endpoint(
     payload: web::Payload,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
+    guarded(&req, token_inner(&req, tenant, payload, shared)).await
+}
+
+async fn token_inner(
+    req: &HttpRequest,
+    tenant: web::Path<String>,
+    payload: web::Payload,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    let req = req.clone();
     let started = Instant::now();
     let ids = ids_of(&req);
     let mut entry = new_entry(&req, &ids, &shared);

@@ -325,7 +325,7 @@ fn check_assertion(
             700_024,
             format!(
                 "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}.",
-                req.now.format("%Y-%m-%dT%H:%M:%S%.7fZ"),
+                req.now.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
                 nbf.map_or_else(|| "(none)".into(), |n| n.to_string()),
                 exp.map_or_else(|| "(none)".into(), |e| e.to_string()),
             ),
