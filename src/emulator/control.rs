@@ -344,6 +344,15 @@ async fn advance_clock(shared: web::Data<Shared>, body: web::Bytes) -> HttpRespo
         Ok(b) => b,
         Err(e) => return error(400, "invalidRequest", e),
     };
+    // A century either way is plenty for expiry tests and keeps date arithmetic in range.
+    const LIMIT: i64 = 100 * 366 * 86_400;
+    if !(-LIMIT..=LIMIT).contains(&b.advance_seconds) {
+        return error(
+            400,
+            "invalidRequest",
+            "advanceSeconds must be within ±100 years",
+        );
+    }
     shared.advance_clock(b.advance_seconds);
     HttpResponse::Ok().json(clock_json(&shared))
 }

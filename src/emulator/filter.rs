@@ -181,9 +181,14 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, String> {
     Ok(toks)
 }
 
+/// Nesting limit for `not` and parentheses: deeper input is refused instead of recursing
+/// until the worker's stack overflows.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
 }
 
 /// Parses a `$filter` value.
@@ -191,6 +196,7 @@ pub(crate) fn parse(input: &str) -> Result<Expr, String> {
     let mut p = Parser {
         toks: tokenize(input)?,
         pos: 0,
+        depth: 0,
     };
     let e = p.or()?;
     if p.pos != p.toks.len() {
@@ -241,10 +247,20 @@ impl Parser {
         Ok(left)
     }
 
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err("the expression is nested too deeply".into());
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
     fn unary(&mut self) -> Result<Expr, String> {
         if self.keyword("not") {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            return self.nested(|p| Ok(Expr::Not(Box::new(p.unary()?))));
         }
         self.primary()
     }
@@ -252,7 +268,7 @@ impl Parser {
     fn primary(&mut self) -> Result<Expr, String> {
         match self.next() {
             Some(Tok::LParen) => {
-                let e = self.or()?;
+                let e = self.nested(Self::or)?;
                 self.expect(&Tok::RParen)?;
                 Ok(e)
             }

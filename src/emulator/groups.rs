@@ -208,19 +208,23 @@ pub(crate) fn list(t: &Tenant, call: &Call) -> GraphResult {
             count: true,
         },
     )?;
+    let after = odata::skip_after(&q)?;
     let view = LicenseView::compute(t);
+    let matches = |m: &Map<String, Value>| q.filter.as_ref().is_none_or(|f| f.eval(m));
+    let total = q.count.then(|| {
+        t.groups
+            .iter()
+            .filter(|g| matches(&render(g, &view)))
+            .count()
+    });
     let items = t
         .groups
         .iter()
+        .filter(|g| g.seq > after)
         .map(|g| (g.seq, render(g, &view)))
-        .filter(|(_, m)| q.filter.as_ref().is_none_or(|f| f.eval(m)))
-        .collect();
-    let mut page = odata::paginate(items, &q)?;
-    page.items = page
-        .items
-        .iter()
-        .map(|m| odata::project(m, q.select.as_deref(), &GROUP))
-        .collect();
+        .filter(|(_, m)| matches(m))
+        .map(|(seq, m)| (seq, odata::project(&m, q.select.as_deref(), &GROUP)));
+    let page = odata::paginate(items, &q, total);
     let context = odata::context(call.base, "groups", q.select.as_deref());
     let body = odata::collection_body(context, page, &q, |after| {
         let token = odata::encode_token("skip", &[after]);
@@ -323,7 +327,9 @@ pub(crate) fn list_members(t: &Tenant, call: &Call, id: &str) -> GraphResult {
         item.insert("@odata.type".into(), Value::from(odata_type));
         items.push((pos as u64 + 1, item));
     }
-    let page = odata::paginate(items, &q)?;
+    let after = odata::skip_after(&q)?;
+    let total = q.count.then_some(items.len());
+    let page = odata::paginate(items.into_iter().filter(|(seq, _)| *seq > after), &q, total);
     let context = odata::context(call.base, "directoryObjects", q.select.as_deref());
     let body = odata::collection_body(context, page, &q, |after| {
         let token = odata::encode_token("skip", &[after]);

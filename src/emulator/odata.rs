@@ -263,33 +263,39 @@ pub(crate) struct Page {
     /// Sequence of the last item when more items follow.
     pub more_after: Option<u64>,
     /// Number of matching items in the whole collection (for `$count`).
-    pub total: usize,
+    pub total: Option<usize>,
 }
 
-/// Filters (already applied by the caller), skips past the token and cuts one page.
+/// The sequence after which this page starts (from `$skiptoken`).
+pub(crate) fn skip_after(q: &Query) -> Result<u64, GraphError> {
+    match &q.skiptoken {
+        Some(t) => Ok(decode_token("skip", t, 1)?[0]),
+        None => Ok(0),
+    }
+}
+
+/// Cuts one page from matching items that follow the skip token, in sequence order.
+///
+/// The iterator is consumed lazily, so only one page (plus one item) is ever rendered.
 pub(crate) fn paginate(
-    items: Vec<(u64, Map<String, Value>)>,
+    items: impl Iterator<Item = (u64, Map<String, Value>)>,
     q: &Query,
-) -> Result<Page, GraphError> {
-    let after = match &q.skiptoken {
-        Some(t) => decode_token("skip", t, 1)?[0],
-        None => 0,
-    };
+    total: Option<usize>,
+) -> Page {
     let top = q.top.unwrap_or(DEFAULT_PAGE);
-    let total = items.len();
-    let mut rest = items.into_iter().filter(|(seq, _)| *seq > after);
+    let mut items = items.peekable();
     let mut page = Vec::new();
     let mut last = 0;
-    for (seq, item) in rest.by_ref().take(top) {
+    for (seq, item) in items.by_ref().take(top) {
         last = seq;
         page.push(item);
     }
-    let more_after = rest.next().map(|_| last);
-    Ok(Page {
+    let more_after = items.peek().map(|_| last);
+    Page {
         items: page,
         more_after,
         total,
-    })
+    }
 }
 
 /// Builds a collection response body with paging and count annotations.
@@ -301,8 +307,8 @@ pub(crate) fn collection_body(
 ) -> Value {
     let mut body = Map::new();
     body.insert("@odata.context".into(), Value::from(context));
-    if q.count && q.skiptoken.is_none() {
-        body.insert("@odata.count".into(), Value::from(page.total));
+    if let (Some(total), None) = (page.total, &q.skiptoken) {
+        body.insert("@odata.count".into(), Value::from(total));
     }
     if let Some(after) = page.more_after {
         body.insert("@odata.nextLink".into(), Value::from(next_link(after)));

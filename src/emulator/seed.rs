@@ -318,6 +318,21 @@ fn parse_cert(pem: &str) -> Result<AppCert, String> {
 
 pub(crate) fn add_sku(t: &mut Tenant, s: &SkuSeed) -> Result<Uuid, String> {
     let sku_id = s.sku_id.unwrap_or_else(Uuid::new_v4);
+    let units = &s.prepaid_units;
+    // Edm.Int32 in Graph, and keeps seat arithmetic far from overflow.
+    let counts = [
+        units.enabled,
+        units.suspended,
+        units.warning,
+        units.locked_out,
+        s.consumed_units,
+    ];
+    if counts
+        .iter()
+        .any(|n| !(0..=i64::from(i32::MAX)).contains(n))
+    {
+        return Err("unit counts must be between 0 and 2147483647".into());
+    }
     if t.sku(sku_id).is_some() {
         return Err(format!("SKU {sku_id} already exists"));
     }

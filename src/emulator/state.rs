@@ -49,12 +49,20 @@ impl Shared {
 
     /// The emulator's notion of "now" (wall clock plus the control API's offset).
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        Utc::now() + TimeDelta::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+        let wall = Utc::now();
+        TimeDelta::try_milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+            .and_then(|d| wall.checked_add_signed(d))
+            .unwrap_or(wall)
     }
 
-    pub(crate) fn advance_clock(&self, seconds: i64) -> i64 {
+    /// Moves the clock; the caller bounds `seconds` (see the control API).
+    pub(crate) fn advance_clock(&self, seconds: i64) {
         let delta = seconds.saturating_mul(1000);
-        self.clock_offset_ms.fetch_add(delta, Ordering::Relaxed) + delta
+        let _ = self
+            .clock_offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(delta))
+            });
     }
 
     pub(crate) fn reset_clock(&self) {

@@ -106,19 +106,23 @@ pub(crate) fn list(t: &Tenant, call: &Call) -> GraphResult {
             count: true,
         },
     )?;
+    let after = odata::skip_after(&q)?;
     let view = LicenseView::compute(t);
+    let matches = |m: &Map<String, Value>| q.filter.as_ref().is_none_or(|f| f.eval(m));
+    let total = q.count.then(|| {
+        t.users
+            .iter()
+            .filter(|u| matches(&render(u, &view)))
+            .count()
+    });
     let items = t
         .users
         .iter()
+        .filter(|u| u.seq > after)
         .map(|u| (u.seq, render(u, &view)))
-        .filter(|(_, m)| q.filter.as_ref().is_none_or(|f| f.eval(m)))
-        .collect();
-    let mut page = odata::paginate(items, &q)?;
-    page.items = page
-        .items
-        .iter()
-        .map(|m| odata::project(m, q.select.as_deref(), &USER))
-        .collect();
+        .filter(|(_, m)| matches(m))
+        .map(|(seq, m)| (seq, odata::project(&m, q.select.as_deref(), &USER)));
+    let page = odata::paginate(items, &q, total);
     let context = odata::context(call.base, "users", q.select.as_deref());
     let body = odata::collection_body(context, page, &q, |after| {
         let token = odata::encode_token("skip", &[after]);

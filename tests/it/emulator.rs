@@ -11,5 +11,6 @@ mod faults;
 mod groups;
 mod licenses;
 mod query;
+mod robustness;
 mod token;
 mod users;
