@@ -170,7 +170,7 @@ pub const GROUP: TypeSpec = TypeSpec {
         p("displayName", STR, true, RW, DEF | FIL),
         p("expirationDateTime", DATE, true, RO, DEF),
         p("groupTypes", STRS, false, RW, DEF),
-        p("hasMembersWithLicenseErrors", BOOL, true, RO, 0),
+        p("hasMembersWithLicenseErrors", BOOL, true, RO, FIL),
         p("isAssignableToRole", BOOL, true, RW, DEF),
         p(
             "licenseProcessingState",
