@@ -15,7 +15,8 @@ use super::federation;
 use super::groups;
 use super::licenses::{LicenseView, render_sku};
 use super::odata;
-use super::seed::{self, AppSeed, DomainSeed, Seed, SkuSeed, TenantSeed};
+use super::seed::{AppSeed, DomainSeed, Seed, SkuSeed, TenantSeed};
+use super::seeding;
 use super::state::{EmulatorState, Shared, lock};
 use super::users;
 
@@ -70,7 +71,7 @@ async fn reset(shared: web::Data<Shared>) -> HttpResponse {
     let _ = lock(&shared.faults).set(Vec::new(), Some(shared.config.fault_seed));
     let mut state = lock(&shared.state);
     *state = EmulatorState::new();
-    match seed::apply(&mut state, &shared.config.seed, shared.now()) {
+    match seeding::apply(&mut state, &shared.config.seed, shared.now()) {
         Ok(tenants) => HttpResponse::Ok().json(json!({ "tenants": tenants })),
         Err(e) => error(500, "seedFailed", e),
     }
@@ -82,7 +83,7 @@ async fn apply_seed(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse
         Err(e) => return error(400, "invalidRequest", e),
     };
     let mut state = lock(&shared.state);
-    match seed::apply(&mut state, &seed, shared.now()) {
+    match seeding::apply(&mut state, &seed, shared.now()) {
         Ok(tenants) => HttpResponse::Ok().json(json!({ "tenants": tenants })),
         Err(e) => error(400, "invalidSeed", e),
     }
@@ -90,7 +91,7 @@ async fn apply_seed(shared: web::Data<Shared>, body: web::Bytes) -> HttpResponse
 
 async fn list_tenants(shared: web::Data<Shared>) -> HttpResponse {
     let state = lock(&shared.state);
-    let tenants: Vec<Value> = state.tenants.iter().map(seed::summary).collect();
+    let tenants: Vec<Value> = state.tenants.iter().map(seeding::summary).collect();
     HttpResponse::Ok().json(json!({ "value": tenants }))
 }
 
@@ -111,7 +112,7 @@ async fn create_tenant(shared: web::Data<Shared>, body: web::Bytes) -> HttpRespo
             "The tenant already exists; use POST /_emulator/seed to add to it.",
         );
     }
-    match seed::apply(&mut state, &Seed { tenants: vec![ts] }, shared.now()) {
+    match seeding::apply(&mut state, &Seed { tenants: vec![ts] }, shared.now()) {
         Ok(mut tenants) => HttpResponse::Created().json(tenants.pop().unwrap_or(Value::Null)),
         Err(e) => error(400, "invalidSeed", e),
     }
@@ -207,7 +208,7 @@ async fn add_app(
     body: web::Bytes,
 ) -> HttpResponse {
     with_tenant(&shared, &path, &body, |t, a: AppSeed, _| {
-        seed::add_app(t, &a).map(|id| json!({ "clientId": id, "permissions": a.permissions }))
+        seeding::add_app(t, &a).map(|id| json!({ "clientId": id, "permissions": a.permissions }))
     })
 }
 
@@ -217,7 +218,7 @@ async fn add_domain(
     body: web::Bytes,
 ) -> HttpResponse {
     with_tenant(&shared, &path, &body, |t, d: DomainSeed, _| {
-        seed::add_domain(t, &d)?;
+        seeding::add_domain(t, &d)?;
         let i = t.domain_index(&d.name).ok_or("domain vanished")?;
         Ok(Value::Object(domains::render(t, &t.domains[i])))
     })
@@ -229,7 +230,7 @@ async fn add_sku(
     body: web::Bytes,
 ) -> HttpResponse {
     with_tenant(&shared, &path, &body, |t, s: SkuSeed, _| {
-        let id = seed::add_sku(t, &s)?;
+        let id = seeding::add_sku(t, &s)?;
         let view = LicenseView::compute(t);
         let sku = t.sku(id).ok_or("SKU vanished")?;
         Ok(Value::Object(render_sku(t, sku, &view)))
@@ -242,7 +243,7 @@ async fn add_user(
     body: web::Bytes,
 ) -> HttpResponse {
     with_tenant(&shared, &path, &body, |t, u: Value, now| {
-        let id = seed::add_user(t, &u, now)?;
+        let id = seeding::add_user(t, &u, now)?;
         let view = LicenseView::compute(t);
         let i = t.user_index(&id).ok_or("user vanished")?;
         Ok(Value::Object(users::render(&t.users[i], &view)))
@@ -255,7 +256,7 @@ async fn add_group(
     body: web::Bytes,
 ) -> HttpResponse {
     with_tenant(&shared, &path, &body, |t, g: Value, now| {
-        let id = seed::add_group(t, &g, now)?;
+        let id = seeding::add_group(t, &g, now)?;
         let view = LicenseView::compute(t);
         let i = t.group_index(&id).ok_or("group vanished")?;
         Ok(Value::Object(groups::render(&t.groups[i], &view)))

@@ -28,7 +28,7 @@ use super::log::{LogEntry, body_json, redact};
 use super::request::Call;
 use super::state::{Shared, lock};
 use super::token::{self, AadError, TokenRequest};
-use super::{auth, conn, control, odata, router, seed};
+use super::{auth, conn, control, odata, router, seeding};
 
 /// Largest Graph request body accepted (Graph's own limit is a few MB).
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -52,7 +52,7 @@ pub(crate) fn serve(listener: TcpListener, config: EmulatorConfig) -> io::Result
     let shared = Shared::new(config, base);
     {
         let mut state = lock(&shared.state);
-        seed::apply(&mut state, &shared.config.seed, shared.now())
+        seeding::apply(&mut state, &shared.config.seed, shared.now())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("seed: {e}")))?;
     }
     let shared = web::Data::new(shared);
@@ -173,7 +173,7 @@ async fn faults(shared: &Shared, method: &str, path: &str) -> Option<Outcome> {
 }
 
 /// Runs a handler so that a bug becomes a Graph-shaped 500 instead of a reset connection.
-async fn guarded(req: &HttpRequest, handler: impl Future<Output = HttpResponse>) -> HttpResponse {
+async fn guarded(ids: RequestIds, handler: impl Future<Output = HttpResponse>) -> HttpResponse {
     match AssertUnwindSafe(handler).catch_unwind().await {
         Ok(response) => response,
         Err(_) => {
@@ -182,22 +182,21 @@ async fn guarded(req: &HttpRequest, handler: impl Future<Output = HttpResponse>)
                 "InternalServerError",
                 "The emulator failed while handling the request.",
             );
-            to_http(error.into_response(&ids_of(req), Utc::now()))
+            to_http(error.into_response(&ids, Utc::now()))
         }
     }
 }
 
 /// Everything under `/v1.0`.
 async fn graph(req: HttpRequest, payload: web::Payload, shared: web::Data<Shared>) -> HttpResponse {
-    guarded(&req, graph_inner(&req, payload, shared)).await
+    guarded(ids_of(&req), graph_inner(req, payload, shared)).await
 }
 
 async fn graph_inner(
-    req: &HttpRequest,
+    req: HttpRequest,
     payload: web::Payload,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let req = req.clone();
     let started = Instant::now();
     let ids = ids_of(&req);
     let mut entry = new_entry(&req, &ids, &shared);
@@ -293,16 +292,15 @@ async fn token_endpoint(
     payload: web::Payload,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    guarded(&req, token_inner(&req, tenant, payload, shared)).await
+    guarded(ids_of(&req), token_inner(req, tenant, payload, shared)).await
 }
 
 async fn token_inner(
-    req: &HttpRequest,
+    req: HttpRequest,
     tenant: web::Path<String>,
     payload: web::Payload,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    let req = req.clone();
     let started = Instant::now();
     let ids = ids_of(&req);
     let mut entry = new_entry(&req, &ids, &shared);

@@ -35,6 +35,7 @@ mod request;
 mod router;
 pub mod schema;
 mod seed;
+mod seeding;
 mod state;
 mod token;
 mod users;
