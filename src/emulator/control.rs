@@ -243,7 +243,7 @@ async fn add_user(
     body: web::Bytes,
 ) -> HttpResponse {
     with_tenant(&shared, &path, &body, |t, u: Value, now| {
-        let id = seeding::add_user(t, &u, now)?;
+        let id = seeding::add_user(t, &u, now, &mut seeding::Names::of(t))?;
         let view = LicenseView::compute(t);
         let i = t.user_index(&id).ok_or("user vanished")?;
         Ok(Value::Object(users::render(&t.users[i], &view)))
@@ -256,7 +256,7 @@ async fn add_group(
     body: web::Bytes,
 ) -> HttpResponse {
     with_tenant(&shared, &path, &body, |t, g: Value, now| {
-        let id = seeding::add_group(t, &g, now)?;
+        let id = seeding::add_group(t, &g, now, &mut seeding::Names::of(t))?;
         let view = LicenseView::compute(t);
         let i = t.group_index(&id).ok_or("group vanished")?;
         Ok(Value::Object(groups::render(&t.groups[i], &view)))

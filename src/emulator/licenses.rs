@@ -64,8 +64,14 @@ impl LicenseView {
                 });
             }
         }
-        let user_ids: HashSet<&str> = t.users.iter().map(|u| u.id.as_str()).collect();
         let mut groups_with_errors = HashSet::new();
+        let licensed_groups = t.groups.iter().any(|g| !g.licenses.is_empty());
+        // Only needed (and only built) when some group grants licenses.
+        let user_ids: HashSet<&str> = if licensed_groups {
+            t.users.iter().map(|u| u.id.as_str()).collect()
+        } else {
+            HashSet::new()
+        };
         for g in t.groups.iter().filter(|g| !g.licenses.is_empty()) {
             for member in g.members.iter().filter(|m| user_ids.contains(m.as_str())) {
                 for l in &g.licenses {

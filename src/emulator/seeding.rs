@@ -4,6 +4,8 @@
 //! licensed already, or sit in a federated domain) but still keeps the directory
 //! consistent: valid property names and types, unique UPNs and ids, known SKUs and members.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use openssl::asn1::Asn1Time;
 use openssl::hash::MessageDigest;
@@ -51,11 +53,12 @@ pub(crate) fn apply(
         for s in &ts.skus {
             add_sku(t, s)?;
         }
+        let mut names = Names::of(t);
         for u in &ts.users {
-            add_user(t, u, now)?;
+            add_user(t, u, now, &mut names)?;
         }
         for g in &ts.groups {
-            add_group(t, g, now)?;
+            add_group(t, g, now, &mut names)?;
         }
         out.push(summary(t));
     }
@@ -321,7 +324,38 @@ fn seeded_licenses(
         .collect()
 }
 
-pub(crate) fn add_user(t: &mut Tenant, v: &Value, now: DateTime<Utc>) -> Result<String, String> {
+/// Lower-cased ids and UPNs of a tenant's users and groups, mapped to the stored id, so a
+/// seed of many objects is checked in linear rather than quadratic time.
+pub(crate) struct Names(HashMap<String, String>);
+
+impl Names {
+    pub(crate) fn of(t: &Tenant) -> Self {
+        let mut names = HashMap::new();
+        for u in &t.users {
+            names.insert(u.id.to_ascii_lowercase(), u.id.clone());
+            names.insert(u.upn().to_ascii_lowercase(), u.id.clone());
+        }
+        for g in &t.groups {
+            names.insert(g.id.to_ascii_lowercase(), g.id.clone());
+        }
+        Self(names)
+    }
+
+    fn get(&self, key: &str) -> Option<&String> {
+        self.0.get(&key.to_ascii_lowercase())
+    }
+
+    fn insert(&mut self, key: &str, id: &str) {
+        self.0.insert(key.to_ascii_lowercase(), id.to_owned());
+    }
+}
+
+pub(crate) fn add_user(
+    t: &mut Tenant,
+    v: &Value,
+    now: DateTime<Utc>,
+    names: &mut Names,
+) -> Result<String, String> {
     let mut props = seeded_props(
         &USER,
         v,
@@ -336,14 +370,16 @@ pub(crate) fn add_user(t: &mut Tenant, v: &Value, now: DateTime<Utc>) -> Result<
     if upn.is_empty() || !upn.contains('@') {
         return Err("a seeded user needs a userPrincipalName".into());
     }
-    if t.user_index(&upn).is_some() {
+    if names.get(&upn).is_some() {
         return Err(format!("user '{upn}' already exists"));
     }
     let id = seeded_id(v)?;
-    if t.object_kind(&id).is_some() {
+    if names.get(&id).is_some() {
         return Err(format!("object id '{id}' already exists"));
     }
     let licenses = seeded_licenses(t, v, now)?;
+    names.insert(&upn, &id);
+    names.insert(&id, &id);
     props
         .entry("userType")
         .or_insert_with(|| Value::from("Member"));
@@ -360,7 +396,12 @@ pub(crate) fn add_user(t: &mut Tenant, v: &Value, now: DateTime<Utc>) -> Result<
     Ok(id)
 }
 
-pub(crate) fn add_group(t: &mut Tenant, v: &Value, now: DateTime<Utc>) -> Result<String, String> {
+pub(crate) fn add_group(
+    t: &mut Tenant,
+    v: &Value,
+    now: DateTime<Utc>,
+    names: &mut Names,
+) -> Result<String, String> {
     let props = seeded_props(
         &GROUP,
         v,
@@ -370,10 +411,11 @@ pub(crate) fn add_group(t: &mut Tenant, v: &Value, now: DateTime<Utc>) -> Result
         return Err("a seeded group needs a displayName".into());
     }
     let id = seeded_id(v)?;
-    if t.object_kind(&id).is_some() {
+    if names.get(&id).is_some() {
         return Err(format!("object id '{id}' already exists"));
     }
-    let mut members = Vec::new();
+    let mut members: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for m in v
         .get("members")
         .and_then(Value::as_array)
@@ -382,14 +424,15 @@ pub(crate) fn add_group(t: &mut Tenant, v: &Value, now: DateTime<Utc>) -> Result
     {
         let key = m.as_str().ok_or("members must be strings")?;
         let key = ref_id(key).unwrap_or_else(|| key.to_owned());
-        let member = t
-            .user_index(&key)
-            .map(|i| t.users[i].id.clone())
-            .or_else(|| t.group_index(&key).map(|i| t.groups[i].id.clone()))
+        let member = names
+            .get(&key)
             .ok_or_else(|| format!("member '{key}' is not seeded"))?;
-        members.push(member);
+        if seen.insert(member.clone()) {
+            members.push(member.clone());
+        }
     }
     let licenses = seeded_licenses(t, v, now)?;
+    names.insert(&id, &id);
     let seq = t.next_seq();
     t.groups.push(Group {
         id: id.clone(),
