@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
+pub mod emulator;
 pub mod eventstore;
 pub mod projections;
 pub mod read;

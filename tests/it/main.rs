@@ -6,6 +6,7 @@ mod helpers;
 mod api_keys;
 mod concurrency;
 mod domains;
+mod emulator;
 mod errors;
 mod groups;
 mod health;
