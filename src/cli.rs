@@ -57,3 +57,21 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
     db.close().await;
     Ok(())
 }
+
+/// `tessera graph-emulator`: serves the emulator until interrupted.
+pub async fn graph_emulator(
+    listen: std::net::SocketAddr,
+    seed: Option<&std::path::Path>,
+    public_base_url: Option<String>,
+) -> anyhow::Result<()> {
+    crate::telemetry::init(crate::config::LogFormat::Text, "info");
+    let seed = match seed {
+        Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
+        None => crate::emulator::Seed::default(),
+    };
+    let listener = TcpListener::bind(listen)?;
+    let server = crate::emulator::serve(listener, crate::emulator::EmulatorConfig { seed, public_base_url, ..Default::default() })?;
+    tracing::info!(%listen, "Microsoft Graph emulator is serving");
+    server.await?;
+    Ok(())
+}

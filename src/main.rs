@@ -29,6 +29,17 @@ enum Command {
     },
     /// Prints the GraphQL schema (SDL), as checked in at graphql/schema.graphql.
     Schema,
+    /// Runs the Microsoft Graph + Entra token endpoint emulator (for tests, demos, load tests).
+    GraphEmulator {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+        /// A JSON seed (tenants, apps, domains, SKUs, users); see docs/graph-emulator.md.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+        /// The URL clients reach it by (nextLinks, token audience); default http://LISTEN.
+        #[arg(long)]
+        base_url: Option<String>,
+    },
     /// Prints a new random master key (`id:base64`) for TESSERA_MASTER_KEY.
     GenerateMasterKey {
         #[arg(long, default_value = "k1")]
@@ -47,6 +58,9 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", tessera::crypto::MasterKey::generate(id.clone())?.to_text());
         return Ok(());
     }
+    if let Command::GraphEmulator { listen, seed, base_url } = &cli.command {
+        return cli::graph_emulator(*listen, seed.as_deref(), base_url.clone()).await;
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(settings.log_format, &settings.log);
     match cli.command {
@@ -57,6 +71,6 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Projections { command } => cli::projections(&settings, command).await,
-        Command::Schema | Command::GenerateMasterKey { .. } => Ok(()),
+        Command::Schema | Command::GenerateMasterKey { .. } | Command::GraphEmulator { .. } => Ok(()),
     }
 }
