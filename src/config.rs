@@ -104,3 +104,28 @@ impl Settings {
         Argon2Params { memory_kib: self.argon2_memory_kib, iterations: self.argon2_iterations, parallelism: self.argon2_parallelism }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_sets_values_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nlog_format = \"json\"\ndb_max_connections = 7\ndns_nameservers = \"127.0.0.1:5353\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file)).unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.db_max_connections, 7);
+        assert_eq!(settings.dns_servers().unwrap().len(), 1);
+        assert_eq!(settings.argon2_memory_kib, 19_456, "defaults fill the rest");
+        std::fs::write(&file, "dns_nameservers = \"not-an-address\"\n").unwrap();
+        assert!(Settings::load(Some(&file)).is_err());
+        assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

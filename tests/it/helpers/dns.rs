@@ -25,9 +25,14 @@ impl TestDns {
         authority.upsert(Record::from_rdata(root.clone(), 0, RData::SOA(soa)), 1).await;
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::from(root), Box::new(authority.clone()));
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+        // UDP and TCP on one port: retry when the TCP side of a random UDP port is taken.
+        let (udp, tcp, addr) = loop {
+            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = udp.local_addr().unwrap();
+            if let Ok(tcp) = tokio::net::TcpListener::bind(addr).await {
+                break (udp, tcp, addr);
+            }
+        };
         let mut server = ServerFuture::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5));
