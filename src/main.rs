@@ -27,6 +27,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::ProjectionsCommand,
     },
+    /// The audit trail: verify a tenant's hash chain, export it.
+    Audit {
+        #[command(subcommand)]
+        command: cli::AuditCommand,
+    },
     /// Prints the GraphQL schema (SDL), as checked in at graphql/schema.graphql.
     Schema,
     /// Runs the Microsoft Graph + Entra token endpoint emulator (for tests, demos, load tests).
@@ -71,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Projections { command } => cli::projections(&settings, command).await,
+        Command::Audit { command } => cli::audit(&settings, command).await,
         Command::Schema | Command::GenerateMasterKey { .. } | Command::GraphEmulator { .. } => Ok(()),
     }
 }

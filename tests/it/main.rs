@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api_keys;
+mod audit;
 mod concurrency;
 mod domains;
 mod emulator;

@@ -6,7 +6,7 @@ mod mutation;
 mod query;
 mod types;
 
-pub use endpoint::{graphiql, graphql_post};
+pub use endpoint::{bearer, client_origin, graphiql, graphql_post};
 
 use async_graphql::{EmptySubscription, Schema};
 

@@ -1,7 +1,7 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object};
 
-use super::types::{ApiKey, Domain, Group, OrGraphql, Tenant, User, UserFilterInput, app, caller};
+use super::types::{ApiKey, AuditPublicKey, Domain, Group, OrGraphql, Tenant, User, UserFilterInput, app, caller};
 use crate::app::AppError;
 use crate::domain::values::{GroupId, TenantId, Upn, UserId};
 use crate::read::{api_keys, domains, groups, tenants, users};
@@ -125,6 +125,15 @@ impl Query {
             tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?.tenant_id().to_string()
         };
         Ok(api_keys::list(app(ctx).db(), &tenant).await.gql(caller)?.into_iter().map(ApiKey::from).collect())
+    }
+
+    /// The tenant's current audit public key (also at `GET /audit/{tenantId}/public-key.pem`).
+    async fn audit_public_key(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<AuditPublicKey> {
+        let caller = caller(ctx)?;
+        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let keys = app(ctx).audit_public_keys(scope.tenant_id()).await.gql(caller)?;
+        let key = keys.into_iter().last().ok_or_else(|| AppError::NotFound("audit key".into())).gql(caller)?;
+        Ok(AuditPublicKey { key_id: key.key_id, public_key_pem: key.public_key_pem })
     }
 
     /// The key making this request.

@@ -309,3 +309,11 @@ pub struct ProfileUpdateInput {
     pub surname: Option<String>,
     pub mail: Option<String>,
 }
+
+/// A tenant's Ed25519 audit key: verifies its signed chain checkpoints and exports.
+#[derive(SimpleObject)]
+pub struct AuditPublicKey {
+    pub key_id: String,
+    /// SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key_pem: String,
+}

@@ -1,0 +1,71 @@
+//! The audit trail: a per-tenant hash chain over every event (`chain`), checkpoints of the chain
+//! head signed with the tenant's Ed25519 audit key (`keys`), verification against the database
+//! or an export (`verify`, `walker`), and the NDJSON export (`export`).
+
+mod canonical;
+mod chain;
+pub mod export;
+mod keys;
+mod store;
+mod verify;
+mod walker;
+
+pub use canonical::{canonical_json, link_hash};
+pub use chain::{AuditChain, CheckpointPolicy, NAME as CHAIN_PROJECTION};
+pub use export::{Exporter, Range};
+pub use keys::SignedCheckpoint;
+pub use store::PublicKeyRow;
+pub use verify::{verify_db, verify_file};
+pub use walker::{Failure, Report};
+
+use crate::crypto::Crypto;
+use crate::db::{Db, DbError};
+use crate::projections::ProjectionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("audit key: {0}")]
+    Key(String),
+    #[error("export file: {0}")]
+    File(String),
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<openssl::error::ErrorStack> for AuditError {
+    fn from(err: openssl::error::ErrorStack) -> Self {
+        Self::Key(err.to_string())
+    }
+}
+
+/// The chain name of a tenant (`''` is the platform chain: events of no tenant).
+pub fn chain_name(tenant: Option<&crate::domain::values::TenantId>) -> String {
+    tenant.map(ToString::to_string).unwrap_or_default()
+}
+
+/// The tenant's audit public keys (PEM), oldest first, creating the key if the tenant has none.
+pub async fn public_keys(db: &Db, crypto: &Crypto, tenant: &str) -> Result<Vec<PublicKeyRow>, AuditError> {
+    let mut tx = db.begin_system().await?;
+    chain::current_key(&mut tx, crypto, tenant).await?;
+    let keys = store::public_keys(&mut tx, tenant).await?;
+    tx.commit().await?;
+    Ok(keys)
+}
+
+/// Signs the tenant's current chain head unless it is signed already, so an export made now is
+/// anchored to its last event.
+pub async fn sign_head_now(db: &Db, crypto: &Crypto, tenant: &str) -> Result<(), AuditError> {
+    let mut tx = db.begin_system().await?;
+    let head: Option<store::Link> = tx
+        .fetch_optional("SELECT seq, position, hash FROM audit_chain WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", crate::args![tenant])
+        .await?;
+    if let Some(head) = head {
+        chain::sign_head(&mut tx, crypto, tenant, head.seq, head.position, &head.hash).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
