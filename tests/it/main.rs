@@ -5,6 +5,7 @@ mod helpers;
 
 mod api_keys;
 mod audit;
+mod audit_api;
 mod concurrency;
 mod domains;
 mod emulator;

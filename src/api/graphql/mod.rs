@@ -1,5 +1,6 @@
 //! The admin API: async-graphql schema, its types, and the HTTP endpoint around it.
 
+mod audit;
 mod codes;
 mod endpoint;
 mod mutation;

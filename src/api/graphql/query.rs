@@ -1,10 +1,11 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object};
 
+use super::audit::{AuditEvent, AuditEventFilter};
 use super::types::{ApiKey, AuditPublicKey, Domain, Group, OrGraphql, Tenant, User, UserFilterInput, app, caller};
 use crate::app::AppError;
 use crate::domain::values::{GroupId, TenantId, Upn, UserId};
-use crate::read::{api_keys, domains, groups, tenants, users};
+use crate::read::{api_keys, audit, domains, groups, tenants, users};
 
 pub struct Query;
 
@@ -134,6 +135,40 @@ impl Query {
         let keys = app(ctx).audit_public_keys(scope.tenant_id()).await.gql(caller)?;
         let key = keys.into_iter().last().ok_or_else(|| AppError::NotFound("audit key".into())).gql(caller)?;
         Ok(AuditPublicKey { key_id: key.key_id, public_key_pem: key.public_key_pem })
+    }
+
+    /// The tenant's event history in global order, a page at a time (`first` at most 100;
+    /// the cursor is the position). Every key that may read the tenant may read its history.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<ID>,
+        filter: Option<AuditEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, AuditEvent>> {
+        let caller = caller(ctx)?;
+        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let first = first.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(AppError::validation("first", format!("must be between 1 and {MAX_PAGE}")).to_graphql(&caller.correlation_id));
+        }
+        let after = after
+            .map(|cursor| cursor.parse::<i64>().map_err(|_| AppError::validation("after", "is not a cursor from this connection")))
+            .transpose()
+            .gql(caller)?;
+        let filter = filter.unwrap_or_default().into_filter();
+        let (rows, more) = audit::page(app(ctx).db(), &scope, &filter, i64::from(first), after).await.gql(caller)?;
+        let mut connection = Connection::new(after.is_some(), more);
+        connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.position.to_string(), AuditEvent(row))));
+        Ok(connection)
+    }
+
+    /// One event of the tenant's history by its global position.
+    async fn audit_event(&self, ctx: &Context<'_>, position: i64, tenant_id: Option<ID>) -> async_graphql::Result<Option<AuditEvent>> {
+        let caller = caller(ctx)?;
+        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        Ok(audit::get(app(ctx).db(), &scope, position).await.gql(caller)?.map(AuditEvent))
     }
 
     /// The key making this request.
