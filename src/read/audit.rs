@@ -62,6 +62,44 @@ fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Appends the filter's conditions to `sql`, numbering placeholders after `args`.
+fn conditions(filter: &AuditFilter, sql: &mut String, args: &mut Vec<Arg>) {
+    let mut push = |clause: String, arg: Arg, sql: &mut String| {
+        args.push(arg);
+        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(limit) = filter.up_to_position {
+        push(" AND e.position <= ?".into(), limit.into(), sql);
+    }
+    if let Some(value) = &filter.aggregate_type {
+        push(" AND e.aggregate_type = ?".into(), value.as_str().into(), sql);
+    }
+    if let Some(value) = &filter.aggregate_id {
+        push(" AND e.aggregate_id = ?".into(), value.as_str().into(), sql);
+    }
+    if let Some(value) = &filter.actor {
+        push(format!(" AND {} = ?", meta("actor")), value.as_str().into(), sql);
+    }
+    if let Some(value) = &filter.correlation_id {
+        push(format!(" AND {} = ?", meta("correlation_id")), value.as_str().into(), sql);
+    }
+    // occurred_at is written with a fixed width (microseconds, Z), so text order is time order.
+    if let Some(from) = filter.from {
+        push(format!(" AND {} >= ?", meta("occurred_at")), time(from).into(), sql);
+    }
+    if let Some(to) = filter.to {
+        push(format!(" AND {} < ?", meta("occurred_at")), time(to).into(), sql);
+    }
+    if !filter.event_types.is_empty() {
+        let mut placeholders = Vec::new();
+        for event_type in &filter.event_types {
+            args.push(event_type.as_str().into());
+            placeholders.push(format!("${}", args.len()));
+        }
+        sql.push_str(&format!(" AND e.event_type IN ({})", placeholders.join(", ")));
+    }
+}
+
 /// One page in global order after position `after`, plus whether more follow.
 pub async fn page(
     db: &Db,
@@ -72,47 +110,11 @@ pub async fn page(
 ) -> Result<(Vec<AuditEventRow>, bool), DbError> {
     let mut sql = SELECT.to_owned();
     let mut args: Vec<Arg> = vec![scope.tenant_id().to_string().into()];
-    let mut push = |clause: String, arg: Arg, sql: &mut String| {
-        args.push(arg);
-        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
-    };
     if let Some(after) = after {
-        push(" AND e.position > ?".into(), after.into(), &mut sql);
+        args.push(after.into());
+        sql.push_str(&format!(" AND e.position > ${}", args.len()));
     }
-    if let Some(limit) = filter.up_to_position {
-        push(" AND e.position <= ?".into(), limit.into(), &mut sql);
-    }
-    if let Some(value) = &filter.aggregate_type {
-        push(" AND e.aggregate_type = ?".into(), value.as_str().into(), &mut sql);
-    }
-    if let Some(value) = &filter.aggregate_id {
-        push(" AND e.aggregate_id = ?".into(), value.as_str().into(), &mut sql);
-    }
-    if !filter.event_types.is_empty() {
-        let mut placeholders = Vec::new();
-        for event_type in &filter.event_types {
-            args.push(event_type.as_str().into());
-            placeholders.push(format!("${}", args.len()));
-        }
-        sql.push_str(&format!(" AND e.event_type IN ({})", placeholders.join(", ")));
-    }
-    let mut push = |clause: String, arg: Arg, sql: &mut String| {
-        args.push(arg);
-        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
-    };
-    if let Some(value) = &filter.actor {
-        push(format!(" AND {} = ?", meta("actor")), value.as_str().into(), &mut sql);
-    }
-    if let Some(value) = &filter.correlation_id {
-        push(format!(" AND {} = ?", meta("correlation_id")), value.as_str().into(), &mut sql);
-    }
-    // occurred_at is written with a fixed width (microseconds, Z), so text order is time order.
-    if let Some(from) = filter.from {
-        push(format!(" AND {} >= ?", meta("occurred_at")), time(from).into(), &mut sql);
-    }
-    if let Some(to) = filter.to {
-        push(format!(" AND {} < ?", meta("occurred_at")), time(to).into(), &mut sql);
-    }
+    conditions(filter, &mut sql, &mut args);
     args.push((first + 1).into());
     sql.push_str(&format!(" ORDER BY e.position LIMIT ${}", args.len()));
     let mut tx = scoped(db, scope).await?;
@@ -121,6 +123,40 @@ pub async fn page(
     let more = rows.len() as i64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))
+}
+
+#[derive(sqlx::FromRow)]
+struct Seq {
+    seq: Option<i64>,
+}
+
+/// The tenant's chain length: where a live tail starts.
+pub async fn head_seq(db: &Db, scope: &TenantScope) -> Result<i64, DbError> {
+    let mut tx = scoped(db, scope).await?;
+    let head: Option<Seq> = tx
+        .fetch_optional("SELECT max(seq) AS seq FROM audit_chain WHERE tenant_id = $1", crate::args![scope.tenant_id().to_string()])
+        .await?;
+    tx.commit().await?;
+    Ok(head.and_then(|h| h.seq).unwrap_or(0))
+}
+
+/// The events chained after link `after_seq` up to the current head, in chain (commit) order,
+/// that match `filter`, and the head reached. Following the chain rather than positions means a
+/// tail never skips an event whose transaction committed late.
+pub async fn tail(db: &Db, scope: &TenantScope, filter: &AuditFilter, after_seq: i64) -> Result<(Vec<AuditEventRow>, i64), DbError> {
+    let head = head_seq(db, scope).await?.min(after_seq + 500);
+    if head <= after_seq {
+        return Ok((Vec::new(), after_seq));
+    }
+    let mut sql = SELECT.replace("LEFT JOIN", "JOIN");
+    let mut args: Vec<Arg> = vec![scope.tenant_id().to_string().into(), after_seq.into(), head.into()];
+    sql.push_str(" AND c.seq > $2 AND c.seq <= $3");
+    conditions(filter, &mut sql, &mut args);
+    sql.push_str(" ORDER BY c.seq");
+    let mut tx = scoped(db, scope).await?;
+    let rows = tx.fetch_all(&sql, &args).await?;
+    tx.commit().await?;
+    Ok((rows, head))
 }
 
 pub async fn get(db: &Db, scope: &TenantScope, position: i64) -> Result<Option<AuditEventRow>, DbError> {

@@ -6,6 +6,7 @@ mod helpers;
 mod api_keys;
 mod audit;
 mod audit_api;
+mod audit_ws;
 mod concurrency;
 mod domains;
 mod emulator;

@@ -79,7 +79,11 @@ pub async fn graphql_post(
 
 /// GET /graphql: GraphiQL, to explore the API in a browser.
 pub async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(async_graphql::http::GraphiQLSource::build().endpoint("/graphql").title("Tessera admin API").finish())
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .title("Tessera admin API")
+            .finish(),
+    )
 }
