@@ -5,7 +5,9 @@
 mod canonical;
 mod chain;
 pub mod export;
+pub mod history;
 mod keys;
+pub mod scratch;
 mod store;
 mod verify;
 mod walker;

@@ -18,5 +18,6 @@ mod projections;
 mod row_level_security;
 mod schema;
 mod tenants;
+mod time_travel;
 mod users;
 mod wsfed;

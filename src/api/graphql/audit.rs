@@ -93,3 +93,27 @@ impl AuditEventFilter {
         }
     }
 }
+
+/// One line of a timeline.
+pub struct HistoryEntry(pub crate::audit::history::HistoryEntry);
+
+#[Object]
+impl HistoryEntry {
+    async fn position(&self) -> i64 {
+        self.0.position
+    }
+    async fn at(&self) -> Option<DateTime<Utc>> {
+        self.0.at
+    }
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+    /// Who did it, named ("admin key 'ops-2'").
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    /// The whole line: "license ENTERPRISEPACK granted by admin key 'ops-2' at 2026-…".
+    async fn text(&self) -> &str {
+        &self.0.text
+    }
+}
