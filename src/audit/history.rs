@@ -52,14 +52,15 @@ fn sku(id: &str) -> &str {
 }
 
 fn what(row: &AuditEventRow, names: &Names) -> String {
+    let payload = crate::eventstore::upcast_payload(&row.event_type, &row.event_version, &row.payload);
     if row.aggregate_type == "Group" {
-        return match serde_json::from_value::<GroupEvent>(row.payload.clone()) {
+        return match serde_json::from_value::<GroupEvent>(payload) {
             Ok(GroupEvent::GroupMemberAdded { .. }) => format!("added to {}", names.group(&row.aggregate_id)),
             Ok(GroupEvent::GroupMemberRemoved { .. }) => format!("removed from {}", names.group(&row.aggregate_id)),
             _ => row.event_type.clone(),
         };
     }
-    match serde_json::from_value::<UserEvent>(row.payload.clone()) {
+    match serde_json::from_value::<UserEvent>(payload) {
         Ok(UserEvent::UserCreated { upn, immutable_id, .. }) => format!("created as {upn} (ImmutableID {immutable_id})"),
         Ok(UserEvent::UserProfileUpdated { .. }) => "profile updated".into(),
         Ok(UserEvent::UserPasswordSet { .. }) => "password set".into(),

@@ -7,6 +7,7 @@ mod chain;
 pub mod export;
 pub mod history;
 mod keys;
+pub mod replay;
 pub mod scratch;
 mod store;
 mod verify;

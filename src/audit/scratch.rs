@@ -80,17 +80,18 @@ pub async fn tenant_at(source: &Db, tenant: &str, cutoff: Cutoff) -> Result<Db, 
     Ok(scratch)
 }
 
-/// Every read model folded from every event in global order (for `tessera replay`). Returns the
-/// scratch database and how many events were applied.
-pub async fn everything(source: &Db) -> Result<(Db, u64), AuditError> {
+/// Every read model folded from every event in global order up to `until` (for `tessera
+/// replay`). Returns the scratch database and how many events were applied.
+pub async fn everything(source: &Db, until: Checkpoint) -> Result<(Db, u64), AuditError> {
     let scratch = empty().await?;
     let all = projections::all();
     let mut after = Checkpoint::default();
     let mut applied = 0u64;
     loop {
         let mut tx = source.begin_system().await?;
-        let events = read_after(&mut tx, source.backend(), after, PAGE).await?;
+        let mut events = read_after(&mut tx, source.backend(), after, PAGE).await?;
         tx.commit().await?;
+        events.retain(|e| e.checkpoint() <= until);
         let Some(last) = events.last() else { break };
         after = last.checkpoint();
         let mut out = scratch.begin_system().await?;

@@ -15,6 +15,7 @@ mod groups;
 mod health;
 mod isolation;
 mod projections;
+mod replay;
 mod row_level_security;
 mod schema;
 mod tenants;
