@@ -105,6 +105,12 @@ pub enum AuditCommand {
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
     },
+    /// Deletes recorded client IPs and user agents older than the retention (personal data;
+    /// the events and their chain are untouched).
+    PurgeOrigins {
+        #[arg(long)]
+        older_than_days: u32,
+    },
 }
 
 fn chain_arg(tenant: &str) -> anyhow::Result<String> {
@@ -146,6 +152,15 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> anyhow::Result
             let report = crate::audit::verify_db(&db, &chain_arg(&tenant)?).await;
             db.close().await;
             print_report(&report?)
+        }
+        AuditCommand::PurgeOrigins { older_than_days } => {
+            let db = startup::connect(settings).await?;
+            db.migrate().await?;
+            let before = chrono::Utc::now() - chrono::Duration::days(i64::from(older_than_days));
+            let deleted = crate::audit::purge_origins(&db, before).await;
+            db.close().await;
+            println!("deleted {} request origins recorded before {before}", deleted?);
+            Ok(())
         }
         AuditCommand::Export { tenant, since, until, output } => {
             let db = startup::connect(settings).await?;

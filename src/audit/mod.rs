@@ -72,3 +72,13 @@ pub async fn sign_head_now(db: &Db, crypto: &Crypto, tenant: &str) -> Result<(),
     tx.commit().await?;
     Ok(())
 }
+
+/// Deletes recorded request origins (client IP, user agent) older than `before`: personal data
+/// kept for investigations only as long as the operator's retention allows. The history and
+/// its chain are untouched. Returns how many were deleted.
+pub async fn purge_origins(db: &Db, before: chrono::DateTime<chrono::Utc>) -> Result<u64, AuditError> {
+    let mut tx = db.begin_system().await?;
+    let deleted = tx.execute("DELETE FROM request_origins WHERE recorded_at < $1", crate::args![before]).await?;
+    tx.commit().await?;
+    Ok(deleted)
+}

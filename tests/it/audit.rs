@@ -119,6 +119,20 @@ async fn events_carry_request_metadata_and_origins_live_beside_them(backend: Bac
     tx.commit().await.unwrap();
     assert_eq!(origin.client_ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(origin.user_agent.as_deref(), Some("audit-test/1.0"));
+
+    // Purged on retention with the real CLI; the history still verifies.
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["audit", "purge-origins", "--older-than-days", "0"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("TESSERA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut tx = app.app.db().begin_system().await.unwrap();
+    let left: Option<Origin> = tx.fetch_optional("SELECT client_ip, user_agent FROM request_origins", &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(left.is_none());
+    assert!(verify(&app, &tenant).await.ok());
 }
 
 async fn an_untouched_chain_verifies(backend: Backend) {
