@@ -112,7 +112,9 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
     let projector = Projector::new(db.clone(), all, Duration::from_millis(settings.projection_poll_ms));
     let handle = projector.handle();
     let shutdown = CancellationToken::new();
-    let tasks = projector.spawn(shutdown.clone());
+    let mut tasks = projector.spawn(shutdown.clone());
+    let every = Duration::from_secs(settings.audit_checkpoint_seconds.max(1) as u64);
+    tasks.push(crate::audit::spawn_periodic_signer(db.clone(), crypto.clone(), every, shutdown.clone()));
     let app = Arc::new(Tessera::new(
         db,
         handle,

@@ -82,3 +82,46 @@ pub async fn purge_origins(db: &Db, before: chrono::DateTime<chrono::Utc>) -> Re
     tx.commit().await?;
     Ok(deleted)
 }
+
+#[derive(sqlx::FromRow)]
+struct Unsigned {
+    tenant_id: String,
+}
+
+/// Signs the head of every chain that grew since its last signed checkpoint (the periodic task,
+/// so a quiet tenant's last events do not stay unsigned). Returns how many heads it signed.
+pub async fn sign_unsigned_heads(db: &Db, crypto: &Crypto) -> Result<usize, AuditError> {
+    let mut tx = db.begin_system().await?;
+    let unsigned: Vec<Unsigned> = tx
+        .fetch_all(
+            "SELECT c.tenant_id FROM audit_chain c GROUP BY c.tenant_id
+             HAVING max(c.seq) > COALESCE((SELECT max(k.seq) FROM audit_checkpoints k WHERE k.tenant_id = c.tenant_id), 0)",
+            &[],
+        )
+        .await?;
+    tx.commit().await?;
+    for chain in &unsigned {
+        sign_head_now(db, crypto, &chain.tenant_id).await?;
+    }
+    Ok(unsigned.len())
+}
+
+/// Runs `sign_unsigned_heads` every `every` until `shutdown`.
+pub fn spawn_periodic_signer(
+    db: Db,
+    crypto: Crypto,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+            if let Err(error) = sign_unsigned_heads(&db, &crypto).await {
+                tracing::error!(%error, "signing audit chain heads failed; retrying next period");
+            }
+        }
+    })
+}

@@ -82,13 +82,16 @@ async fn first_unchained(tx: &mut crate::db::Tx, backend: Backend, tenant: &str)
         Backend::Postgres => "(e.txid, e.position) <= ($2::text::xid8, $3)",
         Backend::Sqlite => "e.position <= $3 AND $2 = $2",
     };
+    // The platform chain holds the events of no tenant; others use the (tenant_id, position) index.
+    let tenant_condition = if tenant.is_empty() { "e.tenant_id IS NULL AND $1 = ''" } else { "e.tenant_id = $1" };
     let found: Option<Position> = tx
         .fetch_optional(
             &format!(
                 "SELECT e.position FROM events e
-                  WHERE COALESCE(e.tenant_id, '') = $1 AND {passed}
+                  WHERE {tenant} AND {passed}
                     AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.tenant_id = $1 AND c.position = e.position)
-                  ORDER BY e.position LIMIT 1"
+                  ORDER BY e.position LIMIT 1",
+                tenant = tenant_condition
             ),
             args![tenant, reached.txid.to_string(), reached.position],
         )

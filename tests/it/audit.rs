@@ -143,6 +143,14 @@ async fn an_untouched_chain_verifies(backend: Backend) {
     assert!(report.checkpoints >= 2, "signed every 3 events in tests: {report:?}");
     // The platform chain (operator keys) verifies too.
     assert!(verify(&app, "").await.ok());
+    // The periodic signer signs every head that grew since its last checkpoint, once.
+    let crypto = tessera::crypto::Crypto::new(tessera::crypto::MasterKeyRing::parse(crate::helpers::app_master_key()).unwrap());
+    if report.last_signed_seq < report.last_seq {
+        assert!(tessera::audit::sign_unsigned_heads(app.app.db(), &crypto).await.unwrap() >= 1);
+    }
+    let signed = verify(&app, &tenant).await;
+    assert!(signed.ok() && signed.last_signed_seq == signed.last_seq, "{signed:?}");
+    assert_eq!(tessera::audit::sign_unsigned_heads(app.app.db(), &crypto).await.unwrap(), 0);
 
     // The real CLI, against the database.
     let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
