@@ -75,6 +75,14 @@ async fn auditors_page_and_filter_the_history(backend: Backend) {
     let data = app.ok(&auditor, EVENTS, json!({ "f": { "to": before.to_rfc3339(), "aggregateType": "User" } })).await;
     assert_eq!(data["auditEvents"]["edges"].as_array().unwrap().len(), 0);
 
+    // Secrets' verifiers never leave through the API.
+    let data = app.ok(&auditor, EVENTS, json!({ "f": { "eventTypes": ["ApiKeyCreated"] } })).await;
+    let created = data["auditEvents"]["edges"].as_array().unwrap().clone();
+    assert!(!created.is_empty());
+    for edge in created {
+        assert_eq!(edge["node"]["payload"]["ApiKeyCreated"]["secret_hash"], "<redacted>", "{edge}");
+    }
+
     // One event by position.
     let position = edges[0]["node"]["position"].as_i64().unwrap();
     let data = app.ok(&auditor, "query($p: Int!) { auditEvent(position: $p) { eventType } }", json!({ "p": position })).await;

@@ -6,6 +6,24 @@ use serde_json::Value;
 
 use crate::read::audit::{AuditEventRow, AuditFilter};
 
+/// Fields that hold a secret's verifier or ciphertext: never served by the API.
+const SECRET_FIELDS: [&str; 2] = ["secret_hash", "password_hash"];
+
+fn redacted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if SECRET_FIELDS.contains(&k.as_str()) { Value::String("<redacted>".into()) } else { redacted(v) };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// One event of the tenant's history, as recorded.
 pub struct AuditEvent(pub AuditEventRow);
 
@@ -51,9 +69,11 @@ impl AuditEvent {
     async fn request_id(&self) -> Option<&str> {
         self.0.meta("request_id")
     }
-    /// The payload as stored (JSON).
+    /// The payload as stored (JSON), with secrets' verifiers and ciphertexts (`secret_hash`,
+    /// `password_hash`) replaced by `"<redacted>"`; the export keeps the exact bytes the chain
+    /// hashes.
     async fn payload(&self) -> Json<Value> {
-        Json(self.0.payload.clone())
+        Json(redacted(&self.0.payload))
     }
     /// All metadata as stored (JSON).
     async fn metadata(&self) -> Json<Value> {
