@@ -1,7 +1,7 @@
 //! The auditor API: `auditEvents` with filters and paging, `auditEvent`, read-only auditors,
 //! tenant isolation.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{Backend, spawn_app};
@@ -74,6 +74,24 @@ async fn auditors_page_and_filter_the_history(backend: Backend) {
     assert_eq!(data["auditEvents"]["edges"].as_array().unwrap().len(), 2);
     let data = app.ok(&auditor, EVENTS, json!({ "f": { "to": before.to_rfc3339(), "aggregateType": "User" } })).await;
     assert_eq!(data["auditEvents"]["edges"].as_array().unwrap().len(), 0);
+
+    // Typed payloads.
+    let typed = "query($f: AuditEventFilter) { auditEvents(filter: $f) { edges { node { typedPayload {
+        __typename
+        ... on UserPayload { event userPrincipalName displayName usageLocation }
+        ... on ApiKeyPayload { event name role }
+    } } } } }";
+    let data = app.ok(&auditor, typed, json!({ "f": { "aggregateId": format!("{tenant}/{user}") } })).await;
+    let payloads: Vec<Value> = data["auditEvents"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["typedPayload"].clone()).collect();
+    assert_eq!(
+        payloads,
+        [
+            json!({ "__typename": "UserPayload", "event": "UserCreated", "userPrincipalName": "adele@contoso.com", "displayName": "Test User", "usageLocation": null }),
+            json!({ "__typename": "UserPayload", "event": "UsageLocationSet", "userPrincipalName": null, "displayName": null, "usageLocation": "US" }),
+        ]
+    );
+    let data = app.ok(&auditor, typed, json!({ "f": { "eventTypes": ["ApiKeyCreated"] } })).await;
+    assert_eq!(data["auditEvents"]["edges"][0]["node"]["typedPayload"]["role"], "ADMIN");
 
     // Secrets' verifiers never leave through the API.
     let data = app.ok(&auditor, EVENTS, json!({ "f": { "eventTypes": ["ApiKeyCreated"] } })).await;

@@ -75,6 +75,10 @@ impl AuditEvent {
     async fn payload(&self) -> Json<Value> {
         Json(redacted(&self.0.payload))
     }
+    /// The payload decoded into its typed form (old shapes upcast); null if it cannot be.
+    async fn typed_payload(&self) -> Option<super::payload::AuditPayload> {
+        super::payload::typed(&self.0)
+    }
     /// All metadata as stored (JSON).
     async fn metadata(&self) -> Json<Value> {
         Json(self.0.metadata.clone())

@@ -4,6 +4,7 @@ mod audit;
 mod codes;
 mod endpoint;
 mod mutation;
+mod payload;
 mod query;
 mod subscription;
 mod types;
