@@ -47,6 +47,10 @@ pub struct Settings {
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
     pub workers: Option<usize>,
+    /// A tenant's audit chain head is signed after this many events since the last signature…
+    pub audit_checkpoint_events: i64,
+    /// …or when the last signature is older than this (checked as events arrive).
+    pub audit_checkpoint_seconds: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +77,9 @@ impl Settings {
             .set_default("shutdown_timeout_seconds", 30)?
             .set_default("argon2_memory_kib", defaults.memory_kib)?
             .set_default("argon2_iterations", defaults.iterations)?
-            .set_default("argon2_parallelism", defaults.parallelism)?;
+            .set_default("argon2_parallelism", defaults.parallelism)?
+            .set_default("audit_checkpoint_events", 1_000)?
+            .set_default("audit_checkpoint_seconds", 60)?;
         let file = file.map(PathBuf::from).or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml).required(true));
@@ -98,6 +104,13 @@ impl Settings {
             .filter(|s| !s.is_empty())
             .map(|s| s.parse().map_err(|_| ConfigError::Invalid(format!("dns_nameservers: {s:?} is not ip:port"))))
             .collect()
+    }
+
+    pub fn audit_policy(&self) -> crate::audit::CheckpointPolicy {
+        crate::audit::CheckpointPolicy {
+            every_events: self.audit_checkpoint_events.max(1),
+            every_seconds: self.audit_checkpoint_seconds.max(0),
+        }
     }
 
     pub fn argon2(&self) -> Argon2Params {

@@ -107,10 +107,14 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
         Some(dns) => dns,
         None => Arc::new(HickoryTxtLookup::new(&settings.dns_servers()?).map_err(|e| crate::app::AppError::Internal(e.to_string()))?),
     };
-    let projector = Projector::new(db.clone(), projections::all(), Duration::from_millis(settings.projection_poll_ms));
+    let mut all = projections::all();
+    all.push(Arc::new(crate::audit::AuditChain::new(crypto.clone(), settings.audit_policy())));
+    let projector = Projector::new(db.clone(), all, Duration::from_millis(settings.projection_poll_ms));
     let handle = projector.handle();
     let shutdown = CancellationToken::new();
-    let tasks = projector.spawn(shutdown.clone());
+    let mut tasks = projector.spawn(shutdown.clone());
+    let every = Duration::from_secs(settings.audit_checkpoint_seconds.max(1) as u64);
+    tasks.push(crate::audit::spawn_periodic_signer(db.clone(), crypto.clone(), every, shutdown.clone()));
     let app = Arc::new(Tessera::new(
         db,
         handle,

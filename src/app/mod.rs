@@ -2,11 +2,13 @@
 //! ports to the outside world (DNS). Everything the API calls goes through `Tessera`.
 
 mod api_keys;
+mod audit;
 mod context;
 pub mod dns;
 mod domains;
 mod error;
 mod groups;
+mod origins;
 mod passwords;
 mod tenants;
 mod users;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use api_keys::{NewApiKey, hash_secret};
-pub use context::{Principal, RequestContext, TenantScope};
+pub use context::{ClientOrigin, Principal, RequestContext, TenantScope};
 pub use error::AppError;
 pub use passwords::{Argon2Params, PasswordHasher};
 pub use users::{NewUser, ProfileInput};
@@ -70,6 +72,9 @@ impl Tessera {
     {
         let metadata = ctx.metadata(tenant);
         let committed = self.store.execute::<A>(id, command, &metadata).await.map_err(AppError::from)?;
+        if committed.events > 0 {
+            self.record_origin(ctx, tenant).await;
+        }
         self.settle(committed).await;
         Ok(committed)
     }
@@ -90,6 +95,8 @@ impl Tessera {
             actor: format!("system:{worker}"),
             actor_role: None,
             correlation_id: uuid::Uuid::new_v4().to_string(),
+            causation_id: None,
+            request_id: None,
             occurred_at: chrono::Utc::now(),
         }
     }

@@ -4,6 +4,9 @@
 mod helpers;
 
 mod api_keys;
+mod audit;
+mod audit_api;
+mod audit_ws;
 mod concurrency;
 mod domains;
 mod emulator;
@@ -12,8 +15,10 @@ mod groups;
 mod health;
 mod isolation;
 mod projections;
+mod replay;
 mod row_level_security;
 mod schema;
 mod tenants;
+mod time_travel;
 mod users;
 mod wsfed;

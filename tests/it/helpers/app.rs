@@ -67,6 +67,9 @@ pub fn settings(database_url: &str, data_dir: PathBuf, dns: std::net::SocketAddr
         argon2_iterations: 1,
         argon2_parallelism: 1,
         workers: Some(2),
+        // Sign often, so tamper tests have signed checkpoints to break.
+        audit_checkpoint_events: 3,
+        audit_checkpoint_seconds: 3_600,
     }
 }
 

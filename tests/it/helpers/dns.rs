@@ -25,12 +25,16 @@ impl TestDns {
         authority.upsert(Record::from_rdata(root.clone(), 0, RData::SOA(soa)), 1).await;
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::from(root), Box::new(authority.clone()));
-        // UDP and TCP on one port: retry when the TCP side of a random UDP port is taken.
+        // The UDP port the system picks may already be taken for TCP: try again until both bind.
+        let mut attempt = 0;
         let (udp, tcp, addr) = loop {
+            attempt += 1;
             let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let addr = udp.local_addr().unwrap();
-            if let Ok(tcp) = tokio::net::TcpListener::bind(addr).await {
-                break (udp, tcp, addr);
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp, addr),
+                Err(e) if attempt >= 50 => panic!("no port free for both UDP and TCP: {e}"),
+                Err(_) => continue,
             }
         };
         let mut server = ServerFuture::new(catalog);
