@@ -110,7 +110,9 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
     let projector = Projector::new(db.clone(), projections::all(), Duration::from_millis(settings.projection_poll_ms));
     let handle = projector.handle();
     let shutdown = CancellationToken::new();
-    let tasks = projector.spawn(shutdown.clone());
+    let mut tasks = projector.spawn(shutdown.clone());
+    let metrics = crate::observability::handle();
+    tasks.push(crate::observability::spawn_upkeep(metrics.clone(), shutdown.clone()));
     let app = Arc::new(Tessera::new(
         db,
         handle,
@@ -132,6 +134,7 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
             .app_data(app_data.clone())
             .app_data(web::Data::new(schema.clone()))
             .app_data(web::Data::new(bound))
+            .app_data(web::Data::new(metrics.clone()))
             .configure(api::routes)
     })
     .shutdown_timeout(settings.shutdown_timeout_seconds)

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
 pub mod request_id;
 
 use actix_web::web;
@@ -15,5 +16,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::post().to(graphql::graphql_post))
         .route("/graphql", web::get().to(graphql::graphiql))
         .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics));
 }

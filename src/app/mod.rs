@@ -68,10 +68,14 @@ impl Tessera {
     where
         A::Command: Clone,
     {
+        let started = std::time::Instant::now();
         let metadata = ctx.metadata(tenant);
-        let committed = self.store.execute::<A>(id, command, &metadata).await.map_err(AppError::from)?;
-        self.settle(committed).await;
-        Ok(committed)
+        let committed = self.store.execute::<A>(id, command, &metadata).await.map_err(AppError::from);
+        if let Ok(committed) = &committed {
+            self.settle(*committed).await;
+        }
+        crate::observability::record_command(A::TYPE, committed.is_ok(), started.elapsed());
+        committed
     }
 
     async fn settle(&self, committed: Committed) {

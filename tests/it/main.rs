@@ -11,6 +11,7 @@ mod errors;
 mod groups;
 mod health;
 mod isolation;
+mod metrics;
 mod projections;
 mod row_level_security;
 mod schema;
