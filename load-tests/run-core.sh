@@ -117,17 +117,19 @@ load mix --clients "$CLIENTS" --seconds "$BENCH_SECONDS" | tag '{"backend":"sqli
 stop_server
 rm -rf "$sqlite_dir"
 
-start_server postgres-read DATABASE_URL="postgres://tessera:tessera@127.0.0.1:$pgport/tessera" \
-    TESSERA_MASTER_KEY="$("$bin/tessera" generate-master-key)"
-log "seeding $SEED_USERS users through the API"
-seeded=$(load seed --users "$SEED_USERS" --clients "$CLIENTS" | tag '{"backend":"postgres"}')
-echo "$seeded" >>"$results"
-tenant=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tenant"])' "$seeded")
-psql -d tessera -c "VACUUM ANALYZE" >/dev/null
-log "users(first: 50): $READ_REQUESTS requests"
-load read --tenant "$tenant" --requests "$READ_REQUESTS" | tag '{"backend":"postgres"}' >>"$results"
-load read --tenant "$tenant" --requests "$READ_REQUESTS" --with-licenses | tag '{"backend":"postgres","with_licenses":true}' >>"$results"
-stop_server
+if [ "$SEED_USERS" -gt 0 ]; then # SEED_USERS=0 runs only the throughput benchmarks
+    start_server postgres-read DATABASE_URL="postgres://tessera:tessera@127.0.0.1:$pgport/tessera" \
+        TESSERA_MASTER_KEY="$("$bin/tessera" generate-master-key)"
+    log "seeding $SEED_USERS users through the API"
+    seeded=$(load seed --users "$SEED_USERS" --clients "$CLIENTS" | tag '{"backend":"postgres"}')
+    echo "$seeded" >>"$results"
+    tenant=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tenant"])' "$seeded")
+    psql -d tessera -c "VACUUM ANALYZE" >/dev/null
+    log "users(first: 50): $READ_REQUESTS requests"
+    load read --tenant "$tenant" --requests "$READ_REQUESTS" | tag '{"backend":"postgres"}' >>"$results"
+    load read --tenant "$tenant" --requests "$READ_REQUESTS" --with-licenses | tag '{"backend":"postgres","with_licenses":true}' >>"$results"
+    stop_server
+fi
 
 # --- summary ---------------------------------------------------------------------------
 python3 - "$results" <<'EOF' | tee "$out/summary.txt"
