@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod emulator;
 pub mod eventstore;
+pub mod observability;
 pub mod projections;
 pub mod read;
 pub mod startup;

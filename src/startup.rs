@@ -115,6 +115,8 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
     let mut tasks = projector.spawn(shutdown.clone());
     let every = Duration::from_secs(settings.audit_checkpoint_seconds.max(1) as u64);
     tasks.push(crate::audit::spawn_periodic_signer(db.clone(), crypto.clone(), every, shutdown.clone()));
+    let metrics = crate::observability::handle();
+    tasks.push(crate::observability::spawn_upkeep(metrics.clone(), shutdown.clone()));
     let app = Arc::new(Tessera::new(
         db,
         handle,
@@ -136,6 +138,7 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
             .app_data(app_data.clone())
             .app_data(web::Data::new(schema.clone()))
             .app_data(web::Data::new(bound))
+            .app_data(web::Data::new(metrics.clone()))
             .configure(api::routes)
     })
     .shutdown_timeout(settings.shutdown_timeout_seconds)

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod error;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
 pub mod request_id;
 
 use actix_web::web;
@@ -19,5 +20,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/audit/export", web::get().to(audit::export))
         .route("/audit/{tenant}/public-key.pem", web::get().to(audit::public_key))
         .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics));
 }

@@ -70,13 +70,17 @@ impl Tessera {
     where
         A::Command: Clone,
     {
+        let started = std::time::Instant::now();
         let metadata = ctx.metadata(tenant);
-        let committed = self.store.execute::<A>(id, command, &metadata).await.map_err(AppError::from)?;
-        if committed.events > 0 {
-            self.record_origin(ctx, tenant).await;
+        let committed = self.store.execute::<A>(id, command, &metadata).await.map_err(AppError::from);
+        if let Ok(committed) = &committed {
+            if committed.events > 0 {
+                self.record_origin(ctx, tenant).await;
+            }
+            self.settle(*committed).await;
         }
-        self.settle(committed).await;
-        Ok(committed)
+        crate::observability::record_command(A::TYPE, committed.is_ok(), started.elapsed());
+        committed
     }
 
     async fn settle(&self, committed: Committed) {

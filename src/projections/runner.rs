@@ -141,6 +141,7 @@ pub async fn run_batch(db: &Db, projection: &dyn Projection) -> Result<(Checkpoi
     )
     .await?;
     tx.commit().await?;
+    crate::observability::record_projected(projection.name(), events.iter().map(|e| e.occurred_at()));
     Ok((last, events.len()))
 }
 

@@ -14,6 +14,7 @@ mod errors;
 mod groups;
 mod health;
 mod isolation;
+mod metrics;
 mod projections;
 mod replay;
 mod row_level_security;
