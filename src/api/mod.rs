@@ -4,6 +4,7 @@ pub mod error;
 pub mod graphql;
 pub mod health;
 pub mod request_id;
+pub mod signin;
 
 use actix_web::web;
 
@@ -15,5 +16,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::post().to(graphql::graphql_post))
         .route("/graphql", web::get().to(graphql::graphiql))
         .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .route("/readyz", web::get().to(health::readyz))
+        .configure(signin::routes);
 }

@@ -8,6 +8,8 @@ mod domains;
 mod error;
 mod groups;
 mod passwords;
+pub mod signin;
+mod signing_keys;
 mod tenants;
 mod users;
 
@@ -18,6 +20,7 @@ pub use api_keys::{NewApiKey, hash_secret};
 pub use context::{Principal, RequestContext, TenantScope};
 pub use error::AppError;
 pub use passwords::{Argon2Params, PasswordHasher};
+pub use signin::SignInSettings;
 pub use users::{NewUser, ProfileInput};
 
 use crate::crypto::Crypto;
@@ -34,6 +37,9 @@ pub struct Tessera {
     passwords: PasswordHasher,
     /// How long a command waits for the projections to show its effect before answering.
     settle_timeout: Duration,
+    sign_in: SignInSettings,
+    key_cache: signing_keys::KeyCache,
+    sign_in_guard: signin::Guard,
 }
 
 impl Tessera {
@@ -45,7 +51,27 @@ impl Tessera {
         passwords: PasswordHasher,
         settle_timeout: Duration,
     ) -> Self {
-        Self { store: EventStore::new(db), projector, crypto, dns, passwords, settle_timeout }
+        Self {
+            store: EventStore::new(db),
+            projector,
+            crypto,
+            dns,
+            passwords,
+            settle_timeout,
+            sign_in: SignInSettings::default(),
+            key_cache: signing_keys::KeyCache::default(),
+            sign_in_guard: signin::Guard::new(),
+        }
+    }
+
+    /// The sign-in settings (public URL, key validity, session timeouts).
+    pub fn with_sign_in(mut self, settings: SignInSettings) -> Self {
+        self.sign_in = settings;
+        self
+    }
+
+    pub fn sign_in_settings(&self) -> &SignInSettings {
+        &self.sign_in
     }
 
     pub fn db(&self) -> &Db {
@@ -68,8 +94,21 @@ impl Tessera {
     where
         A::Command: Clone,
     {
-        let metadata = ctx.metadata(tenant);
-        let committed = self.store.execute::<A>(id, command, &metadata).await.map_err(AppError::from)?;
+        self.run_with::<A>(&ctx.metadata(tenant), tenant, id, command).await
+    }
+
+    /// Like `run`, with explicit metadata (system work, the anonymous sign-in endpoints).
+    async fn run_with<A: Stored>(
+        &self,
+        metadata: &EventMetadata,
+        _tenant: Option<crate::domain::values::TenantId>,
+        id: &str,
+        command: A::Command,
+    ) -> Result<Committed, AppError>
+    where
+        A::Command: Clone,
+    {
+        let committed = self.store.execute::<A>(id, command, metadata).await.map_err(AppError::from)?;
         self.settle(committed).await;
         Ok(committed)
     }

@@ -6,6 +6,8 @@ pub mod api_keys;
 pub mod domains;
 pub mod groups;
 pub mod health;
+pub mod sign_ins;
+pub mod signing_keys;
 pub mod tenants;
 pub mod users;
 

@@ -4,6 +4,7 @@ mod codes;
 mod endpoint;
 mod mutation;
 mod query;
+mod sign_in;
 mod types;
 
 pub use endpoint::{graphiql, graphql_post};

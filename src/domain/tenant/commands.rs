@@ -12,4 +12,7 @@ pub enum TenantCommand {
     SetDefaultLicenses { sku_ids: Vec<SkuId> },
     SetDeprovisionAction { action: DeprovisionAction },
     SetMfaPolicy { policy: MfaPolicy },
+    /// Exact URLs (already checked by the WS-Fed allow-list parser) tokens may be posted to,
+    /// besides Microsoft's own endpoints.
+    SetReplyUrls { urls: Vec<String> },
 }

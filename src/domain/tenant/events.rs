@@ -36,6 +36,7 @@ pub enum TenantEvent {
     DefaultLicensesSet { sku_ids: Vec<SkuId> },
     DeprovisionActionSet { action: DeprovisionAction },
     MfaPolicySet { policy: MfaPolicy },
+    ReplyUrlsSet { urls: Vec<String> },
 }
 
 impl DomainEvent for TenantEvent {
@@ -49,6 +50,7 @@ impl DomainEvent for TenantEvent {
             Self::DefaultLicensesSet { .. } => "DefaultLicensesSet",
             Self::DeprovisionActionSet { .. } => "DeprovisionActionSet",
             Self::MfaPolicySet { .. } => "MfaPolicySet",
+            Self::ReplyUrlsSet { .. } => "ReplyUrlsSet",
         }
         .to_owned()
     }

@@ -67,6 +67,14 @@ pub fn settings(database_url: &str, data_dir: PathBuf, dns: std::net::SocketAddr
         argon2_iterations: 1,
         argon2_parallelism: 1,
         workers: Some(2),
+        public_url: None,
+        signing_key_validity_days: 365,
+        signing_key_rollover_days: 30,
+        key_rollover_check_seconds: 3600,
+        session_idle_minutes: 30,
+        session_absolute_hours: 8,
+        token_lifetime_minutes: 60,
+        allow_loopback_reply: true,
     }
 }
 
