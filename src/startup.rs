@@ -131,15 +131,10 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
     let handle = projector.handle();
     let shutdown = CancellationToken::new();
     let tasks = projector.spawn(shutdown.clone());
-    let app = Arc::new(Tessera::new(
-        db,
-        handle,
-        crypto,
-        dns,
-        PasswordHasher::new(settings.argon2())?,
-        Duration::from_millis(settings.projection_wait_ms),
-    )
-    .with_sign_in(sign_in));
+    let app = Arc::new(
+        Tessera::new(db, handle, crypto, dns, PasswordHasher::new(settings.argon2())?, Duration::from_millis(settings.projection_wait_ms))
+            .with_sign_in(sign_in),
+    );
     use secrecy::ExposeSecret as _;
     let bootstrap_key = app.bootstrap_operator(settings.operator_key.as_ref().map(|k| k.expose_secret())).await?;
 

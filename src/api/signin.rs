@@ -35,7 +35,10 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+        ))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .body(body)
 }
@@ -91,7 +94,8 @@ async fn passive(req: &HttpRequest, app: &Tessera, raw: &str) -> HttpResponse {
             Ok(outcome) => render(req, app, tenant_id, outcome),
             Err(e) => internal(req, &e),
         },
-        Ok(WsFedRequest::SignOut(r) | WsFedRequest::SignOutCleanup(r)) => match app.sign_out(tenant_id, cookie.as_deref(), r.reply()).await {
+        Ok(WsFedRequest::SignOut(r) | WsFedRequest::SignOutCleanup(r)) => match app.sign_out(tenant_id, cookie.as_deref(), r.reply()).await
+        {
             Ok(reply) => {
                 let mut response = match reply {
                     Some(url) => HttpResponse::SeeOther().insert_header((header::LOCATION, url.as_str())).finish(),
@@ -201,7 +205,8 @@ async fn metadata(req: &HttpRequest, app: &Tessera, tenant_id: TenantId, issuer:
         Err(e) => return internal(req, &e),
     };
     let endpoint = app.sign_in_settings().passive_endpoint(&tenant_id.to_string());
-    let input = MetadataInput { issuer, passive_endpoint: &endpoint, active_certificate: &keys.active, next_certificate: keys.next.as_ref() };
+    let input =
+        MetadataInput { issuer, passive_endpoint: &endpoint, active_certificate: &keys.active, next_certificate: keys.next.as_ref() };
     match federation_metadata(&input) {
         Ok(xml) => HttpResponse::Ok()
             .content_type("application/samlmetadata+xml")

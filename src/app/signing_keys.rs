@@ -75,7 +75,12 @@ impl Tessera {
         Ok(())
     }
 
-    pub async fn generate_next_signing_key(&self, ctx: &RequestContext, tenant: Option<TenantId>, size: KeySize) -> Result<TenantId, AppError> {
+    pub async fn generate_next_signing_key(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        size: KeySize,
+    ) -> Result<TenantId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         self.active_tenant(scope.tenant_id()).await?;
         self.generate_signing_key(&ctx.metadata(Some(scope.tenant_id())), scope.tenant_id(), size).await?;
@@ -128,11 +133,9 @@ impl Tessera {
     /// The active and next certificates of a tenant (for metadata and issuing).
     pub async fn tenant_keys(&self, tenant_id: TenantId) -> Result<TenantKeys, AppError> {
         let rows = signing_keys::current(self.db(), &super::TenantScope::sign_in_endpoint(tenant_id)).await?;
-        let cert = |row: &SigningKeyRow| Certificate::from_pem(row.certificate_pem.as_bytes()).map_err(|e| AppError::Internal(e.to_string()));
-        let active = rows
-            .iter()
-            .find(|r| r.status == "ACTIVE")
-            .ok_or_else(|| AppError::NotFound("the tenant's signing key".into()))?;
+        let cert =
+            |row: &SigningKeyRow| Certificate::from_pem(row.certificate_pem.as_bytes()).map_err(|e| AppError::Internal(e.to_string()));
+        let active = rows.iter().find(|r| r.status == "ACTIVE").ok_or_else(|| AppError::NotFound("the tenant's signing key".into()))?;
         let next = rows.iter().find(|r| r.status == "NEXT").map(cert).transpose()?;
         Ok(TenantKeys { active_key_id: active.key_id.clone(), active: cert(active)?, next })
     }
@@ -140,10 +143,7 @@ impl Tessera {
     /// The credential tokens of the tenant are signed with now: always the active key.
     pub async fn active_credential(&self, tenant_id: TenantId) -> Result<(String, SigningCredential), AppError> {
         let rows = signing_keys::current(self.db(), &super::TenantScope::sign_in_endpoint(tenant_id)).await?;
-        let row = rows
-            .into_iter()
-            .find(|r| r.status == "ACTIVE")
-            .ok_or_else(|| AppError::NotFound("the tenant's signing key".into()))?;
+        let row = rows.into_iter().find(|r| r.status == "ACTIVE").ok_or_else(|| AppError::NotFound("the tenant's signing key".into()))?;
         if let Some(credential) = self.key_cache.get(&row.key_id) {
             return Ok((row.key_id, credential));
         }

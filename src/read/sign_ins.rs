@@ -24,7 +24,13 @@ pub struct SignInRow {
 const COLUMNS: &str = "tenant_id, sign_in_id, user_id, upn, succeeded, reason, realm, ip, user_agent, mfa_done, claims, occurred_at";
 
 /// A user's sign-in attempts, newest first, a page at a time, plus whether more follow.
-pub async fn page(db: &Db, scope: &TenantScope, user_id: &str, first: i64, before: Option<&str>) -> Result<(Vec<SignInRow>, bool), DbError> {
+pub async fn page(
+    db: &Db,
+    scope: &TenantScope,
+    user_id: &str,
+    first: i64,
+    before: Option<&str>,
+) -> Result<(Vec<SignInRow>, bool), DbError> {
     let mut tx = scoped(db, scope).await?;
     let tenant = scope.tenant_id().to_string();
     let mut rows: Vec<SignInRow> = match before {

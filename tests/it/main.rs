@@ -14,6 +14,7 @@ mod isolation;
 mod projections;
 mod row_level_security;
 mod schema;
+mod signin;
 mod tenants;
 mod users;
 mod wsfed;

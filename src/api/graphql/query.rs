@@ -140,8 +140,9 @@ impl Query {
             })
             .transpose()
             .gql(caller)?;
-        let (rows, more) =
-            crate::read::sign_ins::page(app(ctx).db(), &scope, &user_id.to_string(), i64::from(first), after.as_deref()).await.gql(caller)?;
+        let (rows, more) = crate::read::sign_ins::page(app(ctx).db(), &scope, &user_id.to_string(), i64::from(first), after.as_deref())
+            .await
+            .gql(caller)?;
         let mut connection = Connection::new(after.is_some(), more);
         connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.sign_in_id.clone(), super::sign_in::SignInRecord(row))));
         Ok(connection)

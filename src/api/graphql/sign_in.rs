@@ -10,7 +10,9 @@ use crate::wsfed::KeySize;
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
 pub enum SigningKeySize {
     #[default]
+    #[graphql(name = "RSA2048")]
     Rsa2048,
+    #[graphql(name = "RSA3072")]
     Rsa3072,
 }
 
@@ -44,11 +46,7 @@ impl SigningKey {
     }
     /// Base64 DER of the certificate: Graph's `signingCertificate` / `nextSigningCertificate`.
     async fn certificate(&self) -> String {
-        self.0
-            .certificate_pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect::<String>()
+        self.0.certificate_pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>()
     }
     async fn not_before(&self) -> DateTime<Utc> {
         self.0.not_before

@@ -14,7 +14,8 @@ use crate::domain::values::{TenantId, Upn, UserId};
 use crate::domain::{Personal, SealedSecret};
 use crate::eventstore::EventMetadata;
 use crate::wsfed::{
-    AssertionId, AuthMethod, MICROSOFT_ONLINE_REALM, MicrosoftCloud, ReplyPolicy, ReplyUrl, SignInRequest, TokenInput, WsFedRequest, issue_rstr,
+    AssertionId, AuthMethod, MICROSOFT_ONLINE_REALM, MicrosoftCloud, ReplyPolicy, ReplyUrl, SignInRequest, TokenInput, WsFedRequest,
+    issue_rstr,
 };
 
 /// Who is at the other end of the request.
@@ -38,17 +39,42 @@ pub struct SignInForm {
 /// What to show next.
 #[derive(Debug)]
 pub enum Step {
-    AskUpn { error: Option<&'static str>, login_hint: Option<String> },
-    AskPassword { upn: String, error: Option<&'static str> },
-    AskCode { upn: String, error: Option<&'static str> },
-    Enroll { upn: String, otpauth_uri: String, secret: String, qr_svg: String, error: Option<&'static str> },
-    RecoveryCodes { codes: Vec<String> },
+    AskUpn {
+        error: Option<&'static str>,
+        login_hint: Option<String>,
+    },
+    AskPassword {
+        upn: String,
+        error: Option<&'static str>,
+    },
+    AskCode {
+        upn: String,
+        error: Option<&'static str>,
+    },
+    Enroll {
+        upn: String,
+        otpauth_uri: String,
+        secret: String,
+        qr_svg: String,
+        error: Option<&'static str>,
+    },
+    RecoveryCodes {
+        codes: Vec<String>,
+    },
     /// The self-posting token form.
-    Token { reply: ReplyUrl, wresult: String, wctx: Option<String> },
+    Token {
+        reply: ReplyUrl,
+        wresult: String,
+        wctx: Option<String>,
+    },
     /// A clear refusal: no token (HTTP 403).
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
     /// The request itself is unusable (HTTP 400).
-    BadRequest { message: String },
+    BadRequest {
+        message: String,
+    },
 }
 
 /// A step, plus the session cookie to set and the values the form needs.
@@ -118,7 +144,13 @@ impl Tessera {
     }
 
     /// `wa=wsignin1.0` arriving from the relying party.
-    pub async fn begin_sign_in(&self, tenant_id: TenantId, raw: &str, cookie: Option<&str>, client: &ClientMeta) -> Result<Outcome, AppError> {
+    pub async fn begin_sign_in(
+        &self,
+        tenant_id: TenantId,
+        raw: &str,
+        cookie: Option<&str>,
+        client: &ClientMeta,
+    ) -> Result<Outcome, AppError> {
         let checked = match self.check_request(tenant_id, raw).await? {
             Ok(checked) => checked,
             Err(step) => return Ok(Outcome { step, set_cookie: None, csrf: String::new(), request: String::new() }),
@@ -157,7 +189,13 @@ impl Tessera {
     }
 
     /// A posted sign-in form.
-    pub async fn continue_sign_in(&self, tenant_id: TenantId, form: SignInForm, cookie: Option<&str>, client: &ClientMeta) -> Result<Outcome, AppError> {
+    pub async fn continue_sign_in(
+        &self,
+        tenant_id: TenantId,
+        form: SignInForm,
+        cookie: Option<&str>,
+        client: &ClientMeta,
+    ) -> Result<Outcome, AppError> {
         let checked = match self.check_request(tenant_id, &form.request).await? {
             Ok(checked) => checked,
             Err(step) => return Ok(Outcome { step, set_cookie: None, csrf: String::new(), request: String::new() }),
@@ -179,7 +217,12 @@ impl Tessera {
                 });
             }
         };
-        let mut outcome = Outcome { step: Step::AskUpn { error: None, login_hint: None }, set_cookie: None, csrf: row.csrf_token.clone(), request: form.request.clone() };
+        let mut outcome = Outcome {
+            step: Step::AskUpn { error: None, login_hint: None },
+            set_cookie: None,
+            csrf: row.csrf_token.clone(),
+            request: form.request.clone(),
+        };
         outcome.step = match form.step.as_str() {
             "upn" => match form.upn.as_deref().map(Upn::parse) {
                 Some(Ok(upn)) => Step::AskPassword { upn: upn.to_string(), error: None },
@@ -255,8 +298,10 @@ impl Tessera {
         // Unknown users and users without a password cost one argon2 verification too.
         let sealed = found.as_ref().and_then(|(_, u)| u.password_hash.clone());
         let phc = match &sealed {
-            Some(sealed) => String::from_utf8(self.crypto.open(&format!("password:{tenant}"), sealed.ciphertext()).map_err(|e| AppError::Internal(e.to_string()))?)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
+            Some(sealed) => String::from_utf8(
+                self.crypto.open(&format!("password:{tenant}"), sealed.ciphertext()).map_err(|e| AppError::Internal(e.to_string()))?,
+            )
+            .map_err(|e| AppError::Internal(e.to_string()))?,
             None => self.dummy_hash().await?,
         };
         let verified = self.passwords.verify(&password, &phc).await? && sealed.is_some();
@@ -267,8 +312,8 @@ impl Tessera {
             _ => None,
         };
         if let Some(reason) = failure {
-            throttle::fail(self.db(), &tenant, &throttle::account(&upn_text)).await?;
-            throttle::fail(self.db(), &tenant, &throttle::address(&client.ip)).await?;
+            throttle::fail(self.db(), &tenant, &throttle::account(&upn_text), throttle::FREE_ACCOUNT_FAILURES).await?;
+            throttle::fail(self.db(), &tenant, &throttle::address(&client.ip), throttle::FREE_ADDRESS_FAILURES).await?;
             self.record_failure(checked, user_id, &upn_text, false, reason, client).await?;
             return Ok((again(GENERIC_FAILURE), None));
         }
@@ -343,7 +388,10 @@ impl Tessera {
         } else if let Some(seed) = &user.totp_seed {
             if mfa::is_recovery_code(&code) {
                 let command = UserCommand::UseRecoveryCode { code_hash: mfa::code_hash(&code) };
-                self.store.execute::<User>(&format!("{tenant}/{user_id}"), command, &user_metadata(checked.tenant_id, user_id)).await.is_ok()
+                self.store
+                    .execute::<User>(&format!("{tenant}/{user_id}"), command, &user_metadata(checked.tenant_id, user_id))
+                    .await
+                    .is_ok()
             } else {
                 mfa::check(&open(seed.ciphertext())?, upn, &code, now)
             }
@@ -351,7 +399,7 @@ impl Tessera {
             false
         };
         if !ok {
-            throttle::fail(self.db(), &tenant, &throttle::account(upn)).await?;
+            throttle::fail(self.db(), &tenant, &throttle::account(upn), throttle::FREE_ACCOUNT_FAILURES).await?;
             self.record_failure(checked, Some(user_id), upn, false, SignInFailure::WrongSecondFactor, client).await?;
             return Ok((Step::AskCode { upn: upn.clone(), error: Some(BAD_CODE) }, None));
         }
@@ -508,4 +556,3 @@ fn enroll_step(seed: &[u8], upn: &str, error: Option<&'static str>) -> Result<St
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
-

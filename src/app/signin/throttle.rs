@@ -1,7 +1,7 @@
 //! Failure throttling per account (the UPN as typed, known or not, so locks reveal nothing) and
-//! per client address. From the fifth failure in a row a subject is locked, for a time that
-//! doubles with every further failure (1 minute, 2, 4 … at most a day). A success clears the
-//! account's count.
+//! per client address. From the fifth failure in a row an account (the twentieth for an address,
+//! which many people may share behind one NAT) is locked, for a time that doubles with every
+//! further failure (1 minute, 2, 4 … at most a day). A success clears the account's count.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -9,8 +9,10 @@ use crate::app::AppError;
 use crate::args;
 use crate::db::Db;
 
-/// Failures allowed before the first lockout.
-pub const FREE_FAILURES: i64 = 5;
+/// Failures allowed before the first lockout of an account.
+pub const FREE_ACCOUNT_FAILURES: i64 = 5;
+/// Failures allowed before the first lockout of a client address.
+pub const FREE_ADDRESS_FAILURES: i64 = 20;
 const MAX_LOCK_MINUTES: i64 = 24 * 60;
 
 #[derive(Debug, sqlx::FromRow)]
@@ -30,21 +32,23 @@ pub fn address(ip: &str) -> String {
 /// Whether the subject is locked now.
 pub async fn locked(db: &Db, tenant: &str, subject: &str) -> Result<bool, AppError> {
     let mut tx = db.begin_system().await?;
-    let row: Option<Row> =
-        tx.fetch_optional("SELECT failures, locked_until FROM sign_in_throttle WHERE tenant_id = $1 AND subject = $2", args![tenant, subject]).await?;
+    let row: Option<Row> = tx
+        .fetch_optional("SELECT failures, locked_until FROM sign_in_throttle WHERE tenant_id = $1 AND subject = $2", args![tenant, subject])
+        .await?;
     tx.commit().await?;
     Ok(row.and_then(|r| r.locked_until).is_some_and(|until| until > Utc::now()))
 }
 
-/// Counts a failure and locks the subject when it has had too many.
-pub async fn fail(db: &Db, tenant: &str, subject: &str) -> Result<(), AppError> {
+/// Counts a failure; `free` failures are allowed before the first lockout.
+pub async fn fail(db: &Db, tenant: &str, subject: &str, free: i64) -> Result<(), AppError> {
     let now = Utc::now();
     let mut tx = db.begin_system().await?;
-    let row: Option<Row> =
-        tx.fetch_optional("SELECT failures, locked_until FROM sign_in_throttle WHERE tenant_id = $1 AND subject = $2", args![tenant, subject]).await?;
+    let row: Option<Row> = tx
+        .fetch_optional("SELECT failures, locked_until FROM sign_in_throttle WHERE tenant_id = $1 AND subject = $2", args![tenant, subject])
+        .await?;
     let failures = row.map_or(0, |r| r.failures) + 1;
-    let locked_until = (failures >= FREE_FAILURES).then(|| {
-        let minutes = 1i64.checked_shl((failures - FREE_FAILURES).min(20) as u32).unwrap_or(MAX_LOCK_MINUTES).min(MAX_LOCK_MINUTES);
+    let locked_until = (failures >= free).then(|| {
+        let minutes = 1i64.checked_shl((failures - free).min(20) as u32).unwrap_or(MAX_LOCK_MINUTES).min(MAX_LOCK_MINUTES);
         now + TimeDelta::minutes(minutes)
     });
     tx.execute(
