@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api_keys;
+mod browser;
 mod concurrency;
 mod domains;
 mod emulator;

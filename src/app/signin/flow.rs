@@ -162,19 +162,18 @@ impl Tessera {
         };
         // Single sign-on: a signed-in session gets a token without a prompt, unless the relying
         // party demands a fresh sign-in (wfresh=0) or one more recent than the session's.
-        if let Some(row) = &existing {
-            if let (Some(user_id), Some(auth_instant)) = (&row.user_id, row.auth_instant) {
-                let fresh_enough = match checked.request.freshness() {
-                    Some(crate::wsfed::Freshness::Reauthenticate) => false,
-                    Some(crate::wsfed::Freshness::MaxAgeMinutes(m)) => Utc::now() - auth_instant <= TimeDelta::minutes(i64::from(m)),
-                    None => true,
-                };
-                if fresh_enough {
-                    if let Ok(user_id) = UserId::parse(user_id) {
-                        let step = self.finish(&checked, user_id, auth_instant, row.mfa_done, true, client).await?;
-                        return Ok(Outcome { step, set_cookie: None, csrf: row.csrf_token.clone(), request: raw.to_owned() });
-                    }
-                }
+        if let Some(row) = &existing
+            && let (Some(user_id), Some(auth_instant)) = (&row.user_id, row.auth_instant)
+            && let Ok(user_id) = UserId::parse(user_id)
+        {
+            let fresh_enough = match checked.request.freshness() {
+                Some(crate::wsfed::Freshness::Reauthenticate) => false,
+                Some(crate::wsfed::Freshness::MaxAgeMinutes(m)) => Utc::now() - auth_instant <= TimeDelta::minutes(i64::from(m)),
+                None => true,
+            };
+            if fresh_enough {
+                let step = self.finish(&checked, user_id, auth_instant, row.mfa_done, true, client).await?;
+                return Ok(Outcome { step, set_cookie: None, csrf: row.csrf_token.clone(), request: raw.to_owned() });
             }
         }
         let (set_cookie, row) = match existing {

@@ -209,6 +209,22 @@ mod tests {
     }
 
     #[test]
+    fn recovery_codes_are_spent_once() {
+        let enrolled =
+            UserEvent::TotpEnrolled { seed: SealedSecret::new("sealed".into()), recovery_code_hashes: vec!["h1".into(), "h2".into()] };
+        Given::with(())
+            .given(vec![created(None), enrolled.clone()])
+            .when(UserCommand::UseRecoveryCode { code_hash: "h1".into() })
+            .then_expect_events(vec![UserEvent::RecoveryCodeUsed { code_hash: "h1".into() }]);
+        Given::with(())
+            .given(vec![created(None), enrolled.clone(), UserEvent::RecoveryCodeUsed { code_hash: "h1".into() }])
+            .when(UserCommand::UseRecoveryCode { code_hash: "h1".into() })
+            .then_expect_error(DomainError::NotFound("recovery code"));
+        Given::with(()).given(vec![created(None), enrolled]).when(UserCommand::RemoveTotp).then_expect_events(vec![UserEvent::TotpRemoved]);
+        Given::with(()).given(vec![created(None)]).when(UserCommand::RemoveTotp).then_expect_events(vec![]);
+    }
+
+    #[test]
     fn a_deleted_user_is_gone() {
         Given::with(()).given(vec![created(None)]).when(UserCommand::DeleteUser).then_expect_events(vec![UserEvent::UserDeleted]);
         Given::with(())
