@@ -140,6 +140,8 @@ async fn browser_signs_in_with_totp(backend: Backend) {
     let (rp, seen) = relying_party(pem_from_metadata(&metadata)).await;
     app.ok(&admin, "mutation($r: [String!]!) { setReplyUrls(urls: $r) { replyUrls } }", json!({ "r": [rp] })).await;
 
+    // reqwest brings ring and fantoccini aws-lc-rs into rustls; name one for the process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let (_driver, port) = start_chromedriver();
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
