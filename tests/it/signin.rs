@@ -312,4 +312,27 @@ async fn refusals_and_throttling(backend: Backend) {
     assert_eq!(nodes[1]["failureReason"], "WRONG_PASSWORD");
 }
 
-both_backends!(keys_roll_over_through_metadata, totp_enrollment_sso_and_sign_in_log, refusals_and_throttling);
+/// The background check: nothing to do far from expiry; a next key published within twice the
+/// rollover window (30 days by default) and activated within it.
+async fn background_rollover_before_expiry(backend: Backend) {
+    let f = fixture(backend).await;
+    let keys = "{ tenant { signingKeys { id status } } }";
+    let before = f.app.ok(&f.admin, keys, json!({})).await["tenant"]["signingKeys"].clone();
+    let now = chrono::Utc::now();
+    assert_eq!(f.app.app.roll_signing_keys(now).await.unwrap(), 0);
+    assert_eq!(f.app.app.roll_signing_keys(now + chrono::TimeDelta::days(310)).await.unwrap(), 1);
+    let during = f.app.ok(&f.admin, keys, json!({})).await["tenant"]["signingKeys"].clone();
+    assert_eq!(during[0], before[0]);
+    assert_eq!(during[1]["status"], "NEXT");
+    assert_eq!(f.app.app.roll_signing_keys(now + chrono::TimeDelta::days(310)).await.unwrap(), 0, "not yet within 30 days");
+    assert_eq!(f.app.app.roll_signing_keys(now + chrono::TimeDelta::days(340)).await.unwrap(), 1);
+    let after = f.app.ok(&f.admin, keys, json!({})).await["tenant"]["signingKeys"].clone();
+    assert_eq!(after, json!([{ "id": during[1]["id"], "status": "ACTIVE" }]));
+}
+
+both_backends!(
+    keys_roll_over_through_metadata,
+    totp_enrollment_sso_and_sign_in_log,
+    refusals_and_throttling,
+    background_rollover_before_expiry
+);
