@@ -2,6 +2,7 @@
 -- signing keys and sign-in attempts (read models), and the server-side sessions and failure
 -- counters of the sign-in pages (operational state, not events).
 ALTER TABLE tenants ADD COLUMN reply_urls text NOT NULL DEFAULT '';
+ALTER TABLE tenants ADD COLUMN token_lifetime_minutes bigint;
 ALTER TABLE users ADD COLUMN mfa_enrolled boolean NOT NULL DEFAULT false;
 
 CREATE TABLE signing_keys (

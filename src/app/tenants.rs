@@ -83,6 +83,17 @@ impl Tessera {
         self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetReplyUrls { urls: urls.to_vec() }).await
     }
 
+    /// How long issued tokens are valid: 5 minutes to 8 hours (the default is the server's
+    /// `TESSERA_TOKEN_LIFETIME_MINUTES`, one hour).
+    pub async fn set_token_lifetime(&self, ctx: &RequestContext, tenant: Option<TenantId>, minutes: i32) -> Result<TenantId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let minutes = u32::try_from(minutes)
+            .ok()
+            .filter(|m| (5..=480).contains(m))
+            .ok_or_else(|| AppError::validation("minutes", "must be between 5 and 480"))?;
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetTokenLifetime { minutes }).await
+    }
+
     async fn tenant_command(&self, ctx: &RequestContext, tenant_id: TenantId, command: TenantCommand) -> Result<TenantId, AppError> {
         self.run::<Tenant>(ctx, Some(tenant_id), &tenant_id.to_string(), command).await?;
         Ok(tenant_id)

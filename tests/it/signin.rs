@@ -196,7 +196,11 @@ async fn keys_roll_over_through_metadata(backend: Backend) {
     let after = certificates(&metadata(&f).await);
     assert_eq!(after, vec![during[1].clone()]);
 
-    // Tokens are signed by the active key, the new one.
+    // Tokens are signed by the active key, the new one, and live as long as the tenant says.
+    let data = f.app.ok(&f.admin, "mutation { setTokenLifetime(minutes: 15) { tokenLifetimeMinutes } }", json!({})).await;
+    assert_eq!(data["setTokenLifetime"]["tokenLifetimeMinutes"], 15);
+    let bad = f.app.gql(&f.admin, "mutation { setTokenLifetime(minutes: 481) { id } }", json!({})).await;
+    assert_eq!(crate::helpers::code(&bad), "VALIDATION");
     let mut browser = Browser::new();
     let page = browser.get(&sign_in_url(&f, "")).await;
     let page = browser.submit(&f.app.address, &page, &[("upn", "adele@contoso.com")]).await;
@@ -204,6 +208,10 @@ async fn keys_roll_over_through_metadata(backend: Backend) {
     let token = token_of(&page);
     assert!(xmlsec_ok(&token, &after[0]));
     assert!(!xmlsec_ok(&token, &before[0]));
+    let nodes = sign_ins(&f, |nodes| !nodes.is_empty()).await;
+    let expires = chrono::DateTime::parse_from_rfc3339(nodes[0]["claims"]["not_on_or_after"].as_str().unwrap()).unwrap();
+    let minutes = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
+    assert!((13..=15).contains(&minutes), "{minutes}");
 }
 
 async fn totp_enrollment_sso_and_sign_in_log(backend: Backend) {

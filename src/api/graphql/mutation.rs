@@ -121,6 +121,14 @@ impl Mutation {
         tenant_view(ctx, caller, id).await
     }
 
+    /// Sets how long issued tokens are valid (5 to 480 minutes).
+    async fn set_token_lifetime(&self, ctx: &Context<'_>, minutes: i32, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).set_token_lifetime(caller, tenant, minutes).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
     /// Generates the next signing key and publishes it in metadata (push its certificate to
     /// Microsoft as `nextSigningCertificate`), ready to be activated.
     async fn generate_next_signing_key(

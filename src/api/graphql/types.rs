@@ -103,6 +103,10 @@ impl Tenant {
     async fn mfa_policy(&self) -> &str {
         &self.row.mfa_policy
     }
+    /// Validity of issued tokens in minutes (null: the server default, one hour unless configured).
+    async fn token_lifetime_minutes(&self) -> Option<i64> {
+        self.row.token_lifetime_minutes
+    }
     /// URLs besides Microsoft's sign-in endpoints that tokens may be posted to (`wreply`).
     async fn reply_urls(&self) -> Vec<&str> {
         self.row.reply_urls.split('\n').filter(|s| !s.is_empty()).collect()

@@ -433,7 +433,8 @@ impl Tessera {
         };
         let (key_id, credential) = self.active_credential(tenant).await?;
         let now = Utc::now();
-        let lifetime = TimeDelta::minutes(self.sign_in.token_lifetime_minutes.clamp(1, 8 * 60));
+        let minutes = checked.tenant.token_lifetime_minutes.map_or(self.sign_in.token_lifetime_minutes, i64::from);
+        let lifetime = TimeDelta::minutes(minutes.clamp(1, 8 * 60));
         let input = TokenInput {
             issuer: self.sign_in.domain_issuer(&tenant.to_string(), user_upn.domain().as_str()),
             audience: MICROSOFT_ONLINE_REALM.to_owned(),

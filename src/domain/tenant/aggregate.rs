@@ -26,6 +26,9 @@ pub struct Tenant {
     pub mfa_policy: MfaPolicy,
     #[serde(default)]
     pub reply_urls: Vec<String>,
+    /// Token validity in minutes; `None` means the server default.
+    #[serde(default)]
+    pub token_lifetime_minutes: Option<u32>,
 }
 
 impl Tenant {
@@ -89,6 +92,9 @@ impl Aggregate for Tenant {
                 urls.dedup();
                 (self.reply_urls != urls).then_some(TenantEvent::ReplyUrlsSet { urls })
             }
+            TenantCommand::SetTokenLifetime { minutes } => {
+                (self.token_lifetime_minutes != Some(minutes)).then_some(TenantEvent::TokenLifetimeSet { minutes })
+            }
         };
         // Setting a value it already has is a no-op, not an error: retries stay harmless.
         if let Some(event) = event {
@@ -111,6 +117,7 @@ impl Aggregate for Tenant {
             TenantEvent::DeprovisionActionSet { action } => self.deprovision_action = action,
             TenantEvent::MfaPolicySet { policy } => self.mfa_policy = policy,
             TenantEvent::ReplyUrlsSet { urls } => self.reply_urls = urls,
+            TenantEvent::TokenLifetimeSet { minutes } => self.token_lifetime_minutes = Some(minutes),
         }
     }
 }

@@ -30,4 +30,8 @@ pub enum TenantCommand {
     SetReplyUrls {
         urls: Vec<String>,
     },
+    /// Validity of issued tokens, in minutes (checked by the use case).
+    SetTokenLifetime {
+        minutes: u32,
+    },
 }

@@ -37,6 +37,7 @@ pub enum TenantEvent {
     DeprovisionActionSet { action: DeprovisionAction },
     MfaPolicySet { policy: MfaPolicy },
     ReplyUrlsSet { urls: Vec<String> },
+    TokenLifetimeSet { minutes: u32 },
 }
 
 impl DomainEvent for TenantEvent {
@@ -51,6 +52,7 @@ impl DomainEvent for TenantEvent {
             Self::DeprovisionActionSet { .. } => "DeprovisionActionSet",
             Self::MfaPolicySet { .. } => "MfaPolicySet",
             Self::ReplyUrlsSet { .. } => "ReplyUrlsSet",
+            Self::TokenLifetimeSet { .. } => "TokenLifetimeSet",
         }
         .to_owned()
     }
