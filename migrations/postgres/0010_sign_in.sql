@@ -61,10 +61,18 @@ CREATE TABLE sign_in_throttle (
     PRIMARY KEY (tenant_id, subject)
 );
 
+-- TOTP time steps already accepted per user (RFC 6238 5.2: a code is accepted once).
+CREATE TABLE totp_used_steps (
+    tenant_id text NOT NULL,
+    user_id   text NOT NULL,
+    step      bigint NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, step)
+);
+
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['signing_keys', 'sign_ins', 'wsfed_sessions', 'sign_in_throttle'] LOOP
+    FOREACH t IN ARRAY ARRAY['signing_keys', 'sign_ins', 'wsfed_sessions', 'sign_in_throttle', 'totp_used_steps'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format($p$CREATE POLICY tenant_isolation ON %I

@@ -60,3 +60,11 @@ CREATE TABLE sign_in_throttle (
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (tenant_id, subject)
 );
+
+-- TOTP time steps already accepted per user (RFC 6238 5.2: a code is accepted once).
+CREATE TABLE totp_used_steps (
+    tenant_id TEXT NOT NULL,
+    user_id   TEXT NOT NULL,
+    step      INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, step)
+);

@@ -231,7 +231,8 @@ async fn totp_enrollment_sso_and_sign_in_log(backend: Backend) {
     let secret = attr_after(&page.body, "<code id=\"secret\">", "<");
     let bad = browser.submit(&f.app.address, &page, &[("code", "000000")]).await;
     assert!(bad.body.contains("That code is not valid"));
-    let page = browser.submit(&f.app.address, &bad, &[("code", &totp_now(&secret))]).await;
+    let enrollment_code = totp_now(&secret);
+    let page = browser.submit(&f.app.address, &bad, &[("code", &enrollment_code)]).await;
     assert!(page.body.contains("id=\"recovery-codes\""), "{}", page.body);
     let recovery = attr_after(&page.body, "<li><code>", "<");
     let page = browser.submit(&f.app.address, &page, &[]).await;
@@ -271,6 +272,14 @@ async fn totp_enrollment_sso_and_sign_in_log(backend: Backend) {
     assert_eq!(nodes[0]["claims"]["mfa_claim"], true);
     assert_eq!(nodes[0]["userAgent"], "signin-test");
     assert_eq!(nodes[1]["claims"]["from_session"], true);
+
+    // A TOTP code is accepted once: replaying the enrollment code fails.
+    let mut replay = Browser::new();
+    let page = replay.get(&sign_in_url(&f, "")).await;
+    let page = replay.submit(&f.app.address, &page, &[("upn", "adele@contoso.com")]).await;
+    let page = replay.submit(&f.app.address, &page, &[("password", "correct horse battery")]).await;
+    let page = replay.submit(&f.app.address, &page, &[("code", &enrollment_code)]).await;
+    assert!(page.body.contains("That code is not valid"), "{}", page.body);
 }
 
 async fn refusals_and_throttling(backend: Backend) {

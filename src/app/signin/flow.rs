@@ -370,7 +370,10 @@ impl Tessera {
         let mut recovery_codes = None;
         let ok = if let (Some(pending), "enroll") = (&row.pending_totp_seed, form.step.as_str()) {
             let seed = open(pending)?;
-            let ok = mfa::check(&seed, upn, &code, now);
+            let ok = match mfa::check(&seed, upn, &code, now) {
+                Some(step) => throttle::claim_totp_step(self.db(), &tenant, &user_id.to_string(), step).await?,
+                None => false,
+            };
             if ok {
                 let codes = mfa::recovery_codes();
                 let command = UserCommand::EnrollTotp {
@@ -392,7 +395,10 @@ impl Tessera {
                     .await
                     .is_ok()
             } else {
-                mfa::check(&open(seed.ciphertext())?, upn, &code, now)
+                match mfa::check(&open(seed.ciphertext())?, upn, &code, now) {
+                    Some(step) => throttle::claim_totp_step(self.db(), &tenant, &user_id.to_string(), step).await?,
+                    None => false,
+                }
             }
         } else {
             false

@@ -29,13 +29,13 @@ fn totp(seed: &[u8], account: &str) -> Result<Totp, AppError> {
         .map_err(|e| AppError::Internal(format!("totp: {e}")))
 }
 
-/// Whether `code` is the current code (or one step either side).
-pub fn check(seed: &[u8], account: &str, code: &str, unix_time: u64) -> bool {
+/// The time step `code` belongs to, if it is the current code (or one step either side).
+pub fn check(seed: &[u8], account: &str, code: &str, unix_time: u64) -> Option<u64> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
+        return None;
     }
-    totp(seed, account).map(|t| t.check(&code, unix_time).is_some()).unwrap_or(false)
+    totp(seed, account).ok().and_then(|t| t.check(&code, unix_time))
 }
 
 /// The `otpauth://totp/…` URI an authenticator app reads from the QR code.
@@ -88,9 +88,9 @@ mod tests {
     fn rfc6238_sha1_vector() {
         // RFC 6238 appendix B, SHA-1, T = 59: 94287082 (8 digits); 6 digits are the last six.
         let seed = b"12345678901234567890";
-        assert!(check(seed, "a@b.c", "287082", 59));
-        assert!(!check(seed, "a@b.c", "287083", 59));
-        assert!(!check(seed, "a@b.c", "28708", 59));
+        assert_eq!(check(seed, "a@b.c", "287082", 59), Some(1));
+        assert_eq!(check(seed, "a@b.c", "287083", 59), None);
+        assert_eq!(check(seed, "a@b.c", "28708", 59), None);
     }
 
     #[test]

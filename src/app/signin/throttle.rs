@@ -62,6 +62,22 @@ pub async fn fail(db: &Db, tenant: &str, subject: &str, free: i64) -> Result<(),
     Ok(())
 }
 
+/// Claims a TOTP time step for a user: false when it was already used (a replayed code).
+pub async fn claim_totp_step(db: &Db, tenant: &str, user_id: &str, step: u64) -> Result<bool, AppError> {
+    let step = i64::try_from(step).map_err(|_| AppError::Internal("TOTP step out of range".into()))?;
+    let mut tx = db.begin_system().await?;
+    tx.execute("DELETE FROM totp_used_steps WHERE tenant_id = $1 AND user_id = $2 AND step < $3", args![tenant, user_id, step - 10])
+        .await?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO totp_used_steps (tenant_id, user_id, step) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            args![tenant, user_id, step],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(inserted == 1)
+}
+
 pub async fn clear(db: &Db, tenant: &str, subject: &str) -> Result<(), AppError> {
     let mut tx = db.begin_system().await?;
     tx.execute("DELETE FROM sign_in_throttle WHERE tenant_id = $1 AND subject = $2", args![tenant, subject]).await?;
