@@ -58,6 +58,10 @@ pub struct Settings {
     pub token_lifetime_minutes: i64,
     /// Let tenants allow `http://` reply URLs on loopback (tests and local demos only).
     pub allow_loopback_reply: bool,
+    /// A tenant's audit chain head is signed after this many events since the last signature…
+    pub audit_checkpoint_events: i64,
+    /// …or when the last signature is older than this (checked as events arrive).
+    pub audit_checkpoint_seconds: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +95,9 @@ impl Settings {
             .set_default("session_idle_minutes", 30)?
             .set_default("session_absolute_hours", 8)?
             .set_default("token_lifetime_minutes", 60)?
-            .set_default("allow_loopback_reply", false)?;
+            .set_default("allow_loopback_reply", false)?
+            .set_default("audit_checkpoint_events", 1_000)?
+            .set_default("audit_checkpoint_seconds", 60)?;
         let file = file.map(PathBuf::from).or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml).required(true));
@@ -131,7 +137,39 @@ impl Settings {
         }
     }
 
+    pub fn audit_policy(&self) -> crate::audit::CheckpointPolicy {
+        crate::audit::CheckpointPolicy {
+            every_events: self.audit_checkpoint_events.max(1),
+            every_seconds: self.audit_checkpoint_seconds.max(0),
+        }
+    }
+
     pub fn argon2(&self) -> Argon2Params {
         Argon2Params { memory_kib: self.argon2_memory_kib, iterations: self.argon2_iterations, parallelism: self.argon2_parallelism }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_sets_values_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nlog_format = \"json\"\ndb_max_connections = 7\ndns_nameservers = \"127.0.0.1:5353\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file)).unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.db_max_connections, 7);
+        assert_eq!(settings.dns_servers().unwrap().len(), 1);
+        assert_eq!(settings.argon2_memory_kib, 19_456, "defaults fill the rest");
+        std::fs::write(&file, "dns_nameservers = \"not-an-address\"\n").unwrap();
+        assert!(Settings::load(Some(&file)).is_err());
+        assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
     }
 }

@@ -27,6 +27,14 @@ enum Command {
         #[command(subcommand)]
         command: cli::ProjectionsCommand,
     },
+    /// The audit trail: verify a tenant's hash chain, export it.
+    Audit {
+        #[command(subcommand)]
+        command: cli::AuditCommand,
+    },
+    /// Rebuilds every read model from the events into a scratch store and compares it with the
+    /// live one, reporting every difference (exit code 1 if any).
+    Replay,
     /// Prints the GraphQL schema (SDL), as checked in at graphql/schema.graphql.
     Schema,
     /// Runs the Microsoft Graph + Entra token endpoint emulator (for tests, demos, load tests).
@@ -71,6 +79,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Projections { command } => cli::projections(&settings, command).await,
+        Command::Audit { command } => cli::audit(&settings, command).await,
+        Command::Replay => cli::replay(&settings).await,
         Command::Schema | Command::GenerateMasterKey { .. } | Command::GraphEmulator { .. } => Ok(()),
     }
 }

@@ -127,10 +127,14 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
         // The bound address, so a port-0 listener still gets usable URLs.
         sign_in.public_url = format!("http://{}", listener.local_addr()?);
     }
-    let projector = Projector::new(db.clone(), projections::all(), Duration::from_millis(settings.projection_poll_ms));
+    let mut all = projections::all();
+    all.push(Arc::new(crate::audit::AuditChain::new(crypto.clone(), settings.audit_policy())));
+    let projector = Projector::new(db.clone(), all, Duration::from_millis(settings.projection_poll_ms));
     let handle = projector.handle();
     let shutdown = CancellationToken::new();
-    let tasks = projector.spawn(shutdown.clone());
+    let mut tasks = projector.spawn(shutdown.clone());
+    let every = Duration::from_secs(settings.audit_checkpoint_seconds.max(1) as u64);
+    tasks.push(crate::audit::spawn_periodic_signer(db.clone(), crypto.clone(), every, shutdown.clone()));
     let app = Arc::new(
         Tessera::new(db, handle, crypto, dns, PasswordHasher::new(settings.argon2())?, Duration::from_millis(settings.projection_wait_ms))
             .with_sign_in(sign_in),
@@ -138,7 +142,6 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
     use secrecy::ExposeSecret as _;
     let bootstrap_key = app.bootstrap_operator(settings.operator_key.as_ref().map(|k| k.expose_secret())).await?;
 
-    let mut tasks = tasks;
     tasks.push(spawn_key_rollover(app.clone(), Duration::from_secs(settings.key_rollover_check_seconds.max(1)), shutdown.clone()));
 
     let schema = api::graphql::schema(app.clone());

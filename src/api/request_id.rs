@@ -1,5 +1,7 @@
-//! A correlation id on every request: taken from `X-Correlation-Id` when the caller sends a
-//! sane one, made up otherwise; put on the response, the log span and every event written.
+//! Two ids on every request: a fresh request id (`X-Request-Id`), and a correlation id taken
+//! from `X-Correlation-Id` when the caller sends a sane one (so a chain of calls shares it), made
+//! up otherwise. Both go on the response and the log span; the correlation id also goes into
+//! every event written and every error returned.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -9,6 +11,7 @@ use actix_web::{HttpMessage, HttpRequest};
 use tracing::Instrument;
 
 pub const HEADER: &str = "x-correlation-id";
+pub const REQUEST_HEADER: &str = "x-request-id";
 
 #[derive(Clone, Debug)]
 pub struct CorrelationId(pub String);
@@ -31,12 +34,15 @@ pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Re
         .filter(|v| acceptable(v))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     req.extensions_mut().insert(CorrelationId(id.clone()));
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), correlation_id = %id);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), request_id = %request_id, correlation_id = %id);
     let started = std::time::Instant::now();
     let mut response = next.call(req).instrument(span.clone()).await?;
     span.in_scope(|| tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request"));
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static(HEADER), value);
+    for (name, value) in [(HEADER, &id), (REQUEST_HEADER, &request_id)] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(HeaderName::from_static(name), value);
+        }
     }
     Ok(response)
 }

@@ -23,6 +23,13 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+fn derived_key_id(secret: &str) -> ApiKeyId {
+    let digest = Sha256::digest(format!("tessera-operator-key-id:{secret}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    ApiKeyId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
+}
+
 fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -104,7 +111,9 @@ impl Tessera {
             }
             None => (new_secret(), true),
         };
-        let key_id = ApiKeyId::new();
+        // A configured key gets an id derived from its hash, so however many instances start
+        // at once (or however far behind the read model is), it is created exactly once.
+        let key_id = if print { ApiKeyId::new() } else { derived_key_id(&secret) };
         let metadata = Self::system_metadata("bootstrap", None);
         let claim = ClaimCommand::Claim { owner: key_id.to_string() };
         let claimed = self.store.execute::<UniqueClaim>(OPERATOR_BOOTSTRAP_KEY, claim, &metadata).await;
@@ -118,8 +127,12 @@ impl Tessera {
         let name = DisplayName::parse("name", if print { "bootstrap operator" } else { "operator (TESSERA_OPERATOR_KEY)" })?;
         let command =
             ApiKeyCommand::CreateApiKey { key_id, tenant_id: None, name, role: Role::Operator, secret_hash: hash_secret(&secret) };
-        let committed = self.store.execute::<ApiKey>(&key_id.to_string(), command, &metadata).await?;
-        self.settle(committed).await;
+        match self.store.execute::<ApiKey>(&key_id.to_string(), command, &metadata).await {
+            Ok(committed) => self.settle(committed).await,
+            // Another instance created the configured key first.
+            Err(crate::eventstore::StoreError::Domain(crate::domain::DomainError::Conflict(_))) if !print => {}
+            Err(other) => return Err(other.into()),
+        }
         Ok(print.then_some(secret))
     }
 }

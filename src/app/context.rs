@@ -13,11 +13,21 @@ pub struct Principal {
     pub tenant_id: Option<TenantId>,
 }
 
-/// Who is asking, and the correlation id that ties their request to logs, events and errors.
+/// Where a request came from. Personal data: kept out of events (see `EventMetadata`).
+#[derive(Debug, Clone, Default)]
+pub struct ClientOrigin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who is asking, and the ids that tie their request to logs, events and errors.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub principal: Principal,
     pub correlation_id: String,
+    /// Unique per HTTP request.
+    pub request_id: String,
+    pub origin: ClientOrigin,
 }
 
 /// Proof that the caller may read one tenant's data. Only `RequestContext` makes it, and
@@ -86,6 +96,8 @@ impl RequestContext {
             actor: format!("api-key:{}", self.principal.key_id),
             actor_role: Some(self.principal.role.as_str().to_owned()),
             correlation_id: self.correlation_id.clone(),
+            causation_id: Some(format!("request:{}", self.request_id)),
+            request_id: Some(self.request_id.clone()),
             occurred_at: chrono::Utc::now(),
         }
     }

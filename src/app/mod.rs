@@ -2,11 +2,13 @@
 //! ports to the outside world (DNS). Everything the API calls goes through `Tessera`.
 
 mod api_keys;
+mod audit;
 mod context;
 pub mod dns;
 mod domains;
 mod error;
 mod groups;
+mod origins;
 mod passwords;
 pub mod signin;
 mod signing_keys;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use api_keys::{NewApiKey, hash_secret};
-pub use context::{Principal, RequestContext, TenantScope};
+pub use context::{ClientOrigin, Principal, RequestContext, TenantScope};
 pub use error::AppError;
 pub use passwords::{Argon2Params, PasswordHasher};
 pub use signin::SignInSettings;
@@ -94,7 +96,12 @@ impl Tessera {
     where
         A::Command: Clone,
     {
-        self.run_with::<A>(&ctx.metadata(tenant), tenant, id, command).await
+        let metadata = ctx.metadata(tenant);
+        let committed = self.run_with::<A>(&metadata, tenant, id, command).await?;
+        if committed.events > 0 {
+            self.record_origin(ctx, tenant).await;
+        }
+        Ok(committed)
     }
 
     /// Like `run`, with explicit metadata (system work, the anonymous sign-in endpoints).
@@ -129,6 +136,8 @@ impl Tessera {
             actor: format!("system:{worker}"),
             actor_role: None,
             correlation_id: uuid::Uuid::new_v4().to_string(),
+            causation_id: None,
+            request_id: None,
             occurred_at: chrono::Utc::now(),
         }
     }

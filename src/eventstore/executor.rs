@@ -59,7 +59,7 @@ macro_rules! stores {
 
         impl EventStore {
             pub fn new(db: Db) -> Self {
-                Self { $($field: PersistedEventStore::new_event_store(Repo::new(&db)),)* db }
+                Self { $($field: PersistedEventStore::new_event_store(Repo::new(&db)).with_upcasters(super::upcasters()),)* db }
             }
         }
 

@@ -6,8 +6,10 @@ mod executor;
 mod global;
 mod metadata;
 mod repo;
+mod upcast;
 
 pub use executor::{Committed, EventStore, StoreError, Stored};
 pub use global::{Checkpoint, StoredEvent, read_after};
 pub use metadata::EventMetadata;
 pub use repo::Repo;
+pub use upcast::{upcast_payload, upcasters};

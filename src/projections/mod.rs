@@ -41,9 +41,11 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
     ]
 }
 
-/// Decodes an event payload of the aggregate type the projection cares about.
+/// Decodes an event payload of the aggregate type the projection cares about, old shapes
+/// upcast to the current one.
 fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
-    serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::Decode {
+    let payload = crate::eventstore::upcast_payload(&event.event_type, &event.event_version, &event.payload);
+    serde_json::from_value(payload).map_err(|e| ProjectionError::Decode {
         position: event.position,
         event_type: event.event_type.clone(),
         message: e.to_string(),

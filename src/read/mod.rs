@@ -3,6 +3,7 @@
 //! row-level security confines to that tenant.
 
 pub mod api_keys;
+pub mod audit;
 pub mod domains;
 pub mod groups;
 pub mod health;

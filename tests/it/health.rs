@@ -16,6 +16,8 @@ async fn probes_and_correlation_ids(backend: Backend) {
     // A caller's correlation id comes back; a made-up one is added otherwise.
     let response = app.client.get(format!("{}/healthz", app.address)).header("x-correlation-id", "abc-123").send().await.unwrap();
     assert_eq!(response.headers()["x-correlation-id"], "abc-123");
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&request_id).is_ok());
     let response = app.client.get(format!("{}/healthz", app.address)).header("x-correlation-id", "bad id; drop").send().await.unwrap();
     assert_ne!(response.headers()["x-correlation-id"], "bad id; drop");
 

@@ -4,6 +4,9 @@
 mod helpers;
 
 mod api_keys;
+mod audit;
+mod audit_api;
+mod audit_ws;
 mod browser;
 mod concurrency;
 mod domains;
@@ -13,9 +16,11 @@ mod groups;
 mod health;
 mod isolation;
 mod projections;
+mod replay;
 mod row_level_security;
 mod schema;
 mod signin;
 mod tenants;
+mod time_travel;
 mod users;
 mod wsfed;

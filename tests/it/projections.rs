@@ -216,7 +216,10 @@ async fn a_killed_process_loses_nothing(backend: Backend) {
     for id in acknowledged.iter().take(100) {
         assert!(listed.contains(id.as_str()) || counts[0] > 100, "acknowledged user {id} is visible");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    // SIGTERM: the server drains and exits cleanly.
+    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || server.wait()).await.unwrap().unwrap();
+    assert!(exit.success(), "graceful exit on SIGTERM: {exit:?}");
     db.close().await;
 }

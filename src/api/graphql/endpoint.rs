@@ -8,12 +8,21 @@ use futures::FutureExt;
 use super::AdminSchema;
 use crate::api::error::graphql_error_body;
 use crate::api::request_id::CorrelationId;
-use crate::app::{RequestContext, Tessera};
+use crate::app::{ClientOrigin, RequestContext, Tessera};
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// The client's address as the socket sees it (a proxy's `Forwarded` header is not trusted, as
+/// anyone can send one) and its user agent.
+pub fn client_origin(req: &HttpRequest) -> ClientOrigin {
+    ClientOrigin {
+        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+    }
 }
 
 /// POST /graphql. The key is checked before anything else; the body is parsed here so that a
@@ -48,7 +57,12 @@ pub async fn graphql_post(
         }
     };
     let span = tracing::info_span!("graphql", key = %principal.key_id, role = principal.role.as_str(), tenant = ?principal.tenant_id.map(|t| t.to_string()));
-    let context = RequestContext { principal, correlation_id: correlation_id.clone() };
+    let context = RequestContext {
+        principal,
+        correlation_id: correlation_id.clone(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        origin: client_origin(&req),
+    };
     let execution = AssertUnwindSafe(tracing::Instrument::instrument(schema.execute(request.data(context)), span)).catch_unwind();
     match execution.await {
         Ok(response) => HttpResponse::Ok().json(response),
@@ -65,7 +79,11 @@ pub async fn graphql_post(
 
 /// GET /graphql: GraphiQL, to explore the API in a browser.
 pub async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(async_graphql::http::GraphiQLSource::build().endpoint("/graphql").title("Tessera admin API").finish())
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .title("Tessera admin API")
+            .finish(),
+    )
 }

@@ -1,27 +1,32 @@
 //! The admin API: async-graphql schema, its types, and the HTTP endpoint around it.
 
+mod audit;
 mod codes;
 mod endpoint;
 mod mutation;
+mod payload;
 mod query;
 mod sign_in;
+mod subscription;
 mod types;
 
-pub use endpoint::{graphiql, graphql_post};
+pub use endpoint::{bearer, client_origin, graphiql, graphql_post};
+pub use subscription::graphql_ws;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 use mutation::Mutation;
 use query::Query;
+use subscription::Subscription;
 
-pub type AdminSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AdminSchema = Schema<Query, Mutation, Subscription>;
 
 /// Depth stays above what the standard introspection query needs (about 13), so GraphiQL works.
 pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 pub fn schema(app: std::sync::Arc<crate::app::Tessera>) -> AdminSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation, Subscription)
         .data(app)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -31,5 +36,5 @@ pub fn schema(app: std::sync::Arc<crate::app::Tessera>) -> AdminSchema {
 
 /// The SDL checked in as `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }

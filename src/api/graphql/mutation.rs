@@ -20,7 +20,7 @@ fn not_visible(what: &str) -> AppError {
 async fn tenant_view(ctx: &Context<'_>, caller: &RequestContext, tenant_id: TenantId) -> Res<Tenant> {
     let scope = caller.read_scope(Some(tenant_id)).gql(caller)?;
     let row = tenants::get(app(ctx).db(), &scope).await.gql(caller)?.ok_or_else(|| not_visible("tenant")).gql(caller)?;
-    Ok(Tenant { row, scope })
+    Ok(Tenant { row, scope, past: None })
 }
 
 async fn domain(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, name: &DomainName) -> Res<Domain> {
@@ -30,12 +30,12 @@ async fn domain(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, 
 
 async fn user(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id: UserId) -> Res<User> {
     let row = users::get(app(ctx).db(), &scope, &id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("user")).gql(caller)?;
-    Ok(User { row, scope })
+    Ok(User { row, scope, past: None })
 }
 
 async fn group(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id: GroupId) -> Res<Group> {
     let row = groups::get(app(ctx).db(), &scope, &id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("group")).gql(caller)?;
-    Ok(Group { row, scope })
+    Ok(Group { row, scope, past: None })
 }
 
 /// The tenant scope and parsed tenant argument of a tenant-scoped mutation.

@@ -1,10 +1,12 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
 
-use super::types::{ApiKey, Domain, Group, OrGraphql, Tenant, User, UserFilterInput, app, caller};
+use super::audit::{AuditEvent, AuditEventFilter, HistoryEntry};
+use super::types::{ApiKey, AuditPublicKey, Domain, Group, OrGraphql, Tenant, User, UserFilterInput, app, caller};
 use crate::app::AppError;
 use crate::domain::values::{GroupId, TenantId, Upn, UserId};
-use crate::read::{api_keys, domains, groups, tenants, users};
+use crate::read::{api_keys, audit, domains, groups, tenants, users};
 
 pub struct Query;
 
@@ -27,17 +29,24 @@ impl Query {
         rows.into_iter()
             .map(|row| {
                 let scope = caller.read_scope(Some(TenantId::parse(&row.tenant_id)?))?;
-                Ok(Tenant { row, scope })
+                Ok(Tenant { row, scope, past: None })
             })
             .collect::<Result<Vec<_>, AppError>>()
             .gql(caller)
     }
 
-    async fn tenant(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<Option<Tenant>> {
+    /// The tenant; with `asOf`, as it was then (folded from its events up to that moment).
+    async fn tenant(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<ID>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Option<Tenant>> {
         let caller = caller(ctx)?;
         let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
-        let row = tenants::get(app(ctx).db(), &scope).await.gql(caller)?;
-        Ok(row.map(|row| Tenant { row, scope }))
+        let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
+        let row = tenants::get(past.as_ref().unwrap_or(app(ctx).db()), &scope).await.gql(caller)?;
+        Ok(row.map(|row| Tenant { row, scope, past }))
     }
 
     async fn domains(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<Vec<Domain>> {
@@ -46,11 +55,19 @@ impl Query {
         Ok(domains::list(app(ctx).db(), &scope).await.gql(caller)?.into_iter().map(Domain).collect())
     }
 
-    async fn domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> async_graphql::Result<Option<Domain>> {
+    /// A domain; with `asOf`, as it was then.
+    async fn domain(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        tenant_id: Option<ID>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Option<Domain>> {
         let caller = caller(ctx)?;
         let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
         let name = crate::domain::values::DomainName::parse(&name).map_err(AppError::from).gql(caller)?;
-        Ok(domains::get(app(ctx).db(), &scope, name.as_str()).await.gql(caller)?.map(Domain))
+        let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
+        Ok(domains::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, name.as_str()).await.gql(caller)?.map(Domain))
     }
 
     /// Users in creation order, a page at a time (Relay cursor connection; `first` at most 100).
@@ -79,15 +96,24 @@ impl Query {
         let filter = filter.unwrap_or_default().into_filter();
         let (rows, more) = users::page(app(ctx).db(), &scope, &filter, i64::from(first), after.as_deref()).await.gql(caller)?;
         let mut connection = Connection::new(after.is_some(), more);
-        connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.user_id.clone(), User { row, scope })));
+        connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.user_id.clone(), User { row, scope, past: None })));
         Ok(connection)
     }
 
-    async fn user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> async_graphql::Result<Option<User>> {
+    /// A user; with `asOf`, as they were then (licenses and groups included).
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tenant_id: Option<ID>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Option<User>> {
         let caller = caller(ctx)?;
         let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
         let user_id = UserId::parse(&id).map_err(AppError::from).gql(caller)?;
-        Ok(users::get(app(ctx).db(), &scope, &user_id.to_string()).await.gql(caller)?.map(|row| User { row, scope }))
+        let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
+        let row = users::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, &user_id.to_string()).await.gql(caller)?;
+        Ok(row.map(|row| User { row, scope, past }))
     }
 
     async fn user_by_upn(
@@ -99,20 +125,29 @@ impl Query {
         let caller = caller(ctx)?;
         let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
         let upn = Upn::parse(&user_principal_name).map_err(AppError::from).gql(caller)?;
-        Ok(users::by_upn(app(ctx).db(), &scope, &upn.to_string()).await.gql(caller)?.map(|row| User { row, scope }))
+        Ok(users::by_upn(app(ctx).db(), &scope, &upn.to_string()).await.gql(caller)?.map(|row| User { row, scope, past: None }))
     }
 
     async fn groups(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<Vec<Group>> {
         let caller = caller(ctx)?;
         let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
-        Ok(groups::list(app(ctx).db(), &scope).await.gql(caller)?.into_iter().map(|row| Group { row, scope }).collect())
+        Ok(groups::list(app(ctx).db(), &scope).await.gql(caller)?.into_iter().map(|row| Group { row, scope, past: None }).collect())
     }
 
-    async fn group(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> async_graphql::Result<Option<Group>> {
+    /// A group; with `asOf`, as it was then (members included).
+    async fn group(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tenant_id: Option<ID>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Option<Group>> {
         let caller = caller(ctx)?;
         let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
         let group_id = GroupId::parse(&id).map_err(AppError::from).gql(caller)?;
-        Ok(groups::get(app(ctx).db(), &scope, &group_id.to_string()).await.gql(caller)?.map(|row| Group { row, scope }))
+        let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
+        let row = groups::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, &group_id.to_string()).await.gql(caller)?;
+        Ok(row.map(|row| Group { row, scope, past }))
     }
 
     /// A user's sign-in attempts at the WS-Federation endpoint, newest first (`first` at most
@@ -158,6 +193,58 @@ impl Query {
             tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?.tenant_id().to_string()
         };
         Ok(api_keys::list(app(ctx).db(), &tenant).await.gql(caller)?.into_iter().map(ApiKey::from).collect())
+    }
+
+    /// The tenant's current audit public key (also at `GET /audit/{tenantId}/public-key.pem`).
+    async fn audit_public_key(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<AuditPublicKey> {
+        let caller = caller(ctx)?;
+        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let keys = app(ctx).audit_public_keys(scope.tenant_id()).await.gql(caller)?;
+        let key = keys.into_iter().last().ok_or_else(|| AppError::NotFound("audit key".into())).gql(caller)?;
+        Ok(AuditPublicKey { key_id: key.key_id, public_key_pem: key.public_key_pem })
+    }
+
+    /// The tenant's event history in global order, a page at a time (`first` at most 100;
+    /// the cursor is the position). Every key that may read the tenant may read its history.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<ID>,
+        filter: Option<AuditEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, AuditEvent>> {
+        let caller = caller(ctx)?;
+        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let first = first.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(AppError::validation("first", format!("must be between 1 and {MAX_PAGE}")).to_graphql(&caller.correlation_id));
+        }
+        let after = after
+            .map(|cursor| cursor.parse::<i64>().map_err(|_| AppError::validation("after", "is not a cursor from this connection")))
+            .transpose()
+            .gql(caller)?;
+        let filter = filter.unwrap_or_default().into_filter();
+        let (rows, more) = audit::page(app(ctx).db(), &scope, &filter, i64::from(first), after).await.gql(caller)?;
+        let mut connection = Connection::new(after.is_some(), more);
+        connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.position.to_string(), AuditEvent(row))));
+        Ok(connection)
+    }
+
+    /// One event of the tenant's history by its global position.
+    async fn audit_event(&self, ctx: &Context<'_>, position: i64, tenant_id: Option<ID>) -> async_graphql::Result<Option<AuditEvent>> {
+        let caller = caller(ctx)?;
+        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        Ok(audit::get(app(ctx).db(), &scope, position).await.gql(caller)?.map(AuditEvent))
+    }
+
+    /// A user's timeline as readable sentences, oldest first (their events and group
+    /// memberships).
+    async fn history(&self, ctx: &Context<'_>, user_id: ID, tenant_id: Option<ID>) -> async_graphql::Result<Vec<HistoryEntry>> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let user_id = UserId::parse(&user_id).map_err(AppError::from).gql(caller)?;
+        Ok(app(ctx).user_history(caller, tenant, user_id).await.gql(caller)?.into_iter().map(HistoryEntry).collect())
     }
 
     /// The key making this request.

@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::app::{AppError, RequestContext, TenantScope, Tessera};
+use crate::db::Db;
 use crate::domain::api_key::Role;
 use crate::domain::tenant::{DeprovisionAction, MfaPolicy};
 use crate::read::domains::DomainRow;
@@ -74,6 +75,8 @@ impl UserState {
 pub struct Tenant {
     pub row: TenantRow,
     pub scope: TenantScope,
+    /// A past state's scratch read models (`asOf`); `None` reads the live ones.
+    pub past: Option<Db>,
 }
 
 /// A customer organization of Tessera.
@@ -133,13 +136,13 @@ impl Tenant {
     }
     async fn domains(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Domain>> {
         let caller = caller(ctx)?;
-        let rows = domains::list(app(ctx).db(), &self.scope).await.gql(caller)?;
+        let rows = domains::list(self.db(ctx), &self.scope).await.gql(caller)?;
         Ok(rows.into_iter().map(Domain).collect())
     }
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
         let caller = caller(ctx)?;
-        let rows = groups::list(app(ctx).db(), &self.scope).await.gql(caller)?;
-        Ok(rows.into_iter().map(|row| Group { row, scope: self.scope }).collect())
+        let rows = groups::list(self.db(ctx), &self.scope).await.gql(caller)?;
+        Ok(rows.into_iter().map(|row| Group { row, scope: self.scope, past: self.past.clone() }).collect())
     }
 }
 
@@ -173,6 +176,8 @@ impl Domain {
 pub struct User {
     pub row: UserRow,
     pub scope: TenantScope,
+    /// A past state's scratch read models (`asOf`); `None` reads the live ones.
+    pub past: Option<Db>,
 }
 
 /// A person of the tenant.
@@ -217,13 +222,13 @@ impl User {
     /// SKU ids of the licenses granted.
     async fn licenses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ID>> {
         let caller = caller(ctx)?;
-        let skus = users::licenses(app(ctx).db(), &self.scope, &self.row.user_id).await.gql(caller)?;
+        let skus = users::licenses(self.db(ctx), &self.scope, &self.row.user_id).await.gql(caller)?;
         Ok(skus.into_iter().map(ID).collect())
     }
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
         let caller = caller(ctx)?;
-        let rows = groups::of_user(app(ctx).db(), &self.scope, &self.row.user_id).await.gql(caller)?;
-        Ok(rows.into_iter().map(|row| Group { row, scope: self.scope }).collect())
+        let rows = groups::of_user(self.db(ctx), &self.scope, &self.row.user_id).await.gql(caller)?;
+        Ok(rows.into_iter().map(|row| Group { row, scope: self.scope, past: self.past.clone() }).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
@@ -236,6 +241,8 @@ impl User {
 pub struct Group {
     pub row: GroupRow,
     pub scope: TenantScope,
+    /// A past state's scratch read models (`asOf`); `None` reads the live ones.
+    pub past: Option<Db>,
 }
 
 /// A security group of the tenant.
@@ -255,8 +262,8 @@ impl Group {
     }
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         let caller = caller(ctx)?;
-        let rows = groups::members(app(ctx).db(), &self.scope, &self.row.group_id).await.gql(caller)?;
-        Ok(rows.into_iter().map(|row| User { row, scope: self.scope }).collect())
+        let rows = groups::members(self.db(ctx), &self.scope, &self.row.group_id).await.gql(caller)?;
+        Ok(rows.into_iter().map(|row| User { row, scope: self.scope, past: self.past.clone() }).collect())
     }
 }
 
@@ -331,3 +338,23 @@ pub struct ProfileUpdateInput {
     pub surname: Option<String>,
     pub mail: Option<String>,
 }
+
+/// A tenant's Ed25519 audit key: verifies its signed chain checkpoints and exports.
+#[derive(SimpleObject)]
+pub struct AuditPublicKey {
+    pub key_id: String,
+    /// SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key_pem: String,
+}
+
+/// Where a type's nested fields read: the past state it came from, or the live read models.
+macro_rules! reads_from {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            fn db<'a>(&'a self, ctx: &Context<'a>) -> &'a Db {
+                self.past.as_ref().unwrap_or_else(|| app(ctx).db())
+            }
+        }
+    )*};
+}
+reads_from!(Tenant, User, Group);

@@ -533,6 +533,8 @@ fn user_metadata(tenant: TenantId, user_id: UserId) -> EventMetadata {
         actor: format!("user:{user_id}"),
         actor_role: None,
         correlation_id: uuid::Uuid::new_v4().to_string(),
+        causation_id: None,
+        request_id: None,
         occurred_at: Utc::now(),
     }
 }

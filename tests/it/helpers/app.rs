@@ -75,6 +75,9 @@ pub fn settings(database_url: &str, data_dir: PathBuf, dns: std::net::SocketAddr
         session_absolute_hours: 8,
         token_lifetime_minutes: 60,
         allow_loopback_reply: true,
+        // Sign often, so tamper tests have signed checkpoints to break.
+        audit_checkpoint_events: 3,
+        audit_checkpoint_seconds: 3_600,
     }
 }
 

@@ -25,17 +25,18 @@ impl TestDns {
         authority.upsert(Record::from_rdata(root.clone(), 0, RData::SOA(soa)), 1).await;
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::from(root), Box::new(authority.clone()));
-        // The TCP twin of a free UDP port may be taken by another test's socket: try again.
-        let mut bound = None;
-        for _ in 0..50 {
+        // The UDP port the system picks may already be taken for TCP: try again until both bind.
+        let mut attempt = 0;
+        let (udp, tcp, addr) = loop {
+            attempt += 1;
             let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let addr = udp.local_addr().unwrap();
-            if let Ok(tcp) = tokio::net::TcpListener::bind(addr).await {
-                bound = Some((udp, addr, tcp));
-                break;
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp, addr),
+                Err(e) if attempt >= 50 => panic!("no port free for both UDP and TCP: {e}"),
+                Err(_) => continue,
             }
-        }
-        let (udp, addr, tcp) = bound.expect("a UDP and TCP port pair on loopback");
+        };
         let mut server = ServerFuture::new(catalog);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5));

@@ -1,0 +1,160 @@
+//! The chain projector: links every event into its tenant's hash chain, in global (commit)
+//! order, and now and then signs the tenant's chain head. It runs under the projection runner,
+//! so its rows and its checkpoint commit together. It is deliberately not in
+//! `projections::all()`: rebuilding it from (possibly tampered) events would launder tampering.
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use super::canonical::{GENESIS, from_hex, link_hash, to_hex};
+use super::keys::{self, SignedCheckpoint};
+use crate::args;
+use crate::crypto::Crypto;
+use crate::db::Tx;
+use crate::eventstore::StoredEvent;
+use crate::projections::{Projection, ProjectionError};
+
+/// The projection name (its checkpoint row).
+pub const NAME: &str = "audit_chain";
+
+/// When a tenant's chain head gets a new signed checkpoint: after this many events since the
+/// last one, or when the last one is older than this many seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointPolicy {
+    pub every_events: i64,
+    pub every_seconds: i64,
+}
+
+pub struct AuditChain {
+    crypto: Crypto,
+    policy: CheckpointPolicy,
+}
+
+#[derive(sqlx::FromRow)]
+struct Head {
+    seq: i64,
+    hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct LastSigned {
+    seq: i64,
+    signed_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct KeyRow {
+    pub key_id: String,
+    pub private_key_sealed: String,
+}
+
+fn internal(e: impl std::fmt::Display) -> ProjectionError {
+    ProjectionError::Decode { position: 0, event_type: "audit".into(), message: e.to_string() }
+}
+
+impl AuditChain {
+    pub fn new(crypto: Crypto, policy: CheckpointPolicy) -> Self {
+        Self { crypto, policy }
+    }
+
+    async fn maybe_sign(&self, tx: &mut Tx, tenant: &str, seq: i64, position: i64, hash: &str) -> Result<(), ProjectionError> {
+        let last: Option<LastSigned> = tx
+            .fetch_optional("SELECT seq, signed_at FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", args![tenant])
+            .await?;
+        let due = last.is_none_or(|l| {
+            seq - l.seq >= self.policy.every_events || (Utc::now() - l.signed_at).num_seconds() >= self.policy.every_seconds
+        });
+        if due { sign_head(tx, &self.crypto, tenant, seq, position, hash).await } else { Ok(()) }
+    }
+}
+
+/// The tenant's current audit key, made on first use.
+pub(super) async fn current_key(tx: &mut Tx, crypto: &Crypto, tenant: &str) -> Result<KeyRow, ProjectionError> {
+    let existing: Option<KeyRow> = tx
+        .fetch_optional(
+            "SELECT key_id, private_key_sealed FROM audit_keys WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT 1",
+            args![tenant],
+        )
+        .await?;
+    if let Some(key) = existing {
+        return Ok(key);
+    }
+    let new = keys::generate(crypto, tenant).map_err(internal)?;
+    tx.execute(
+        "INSERT INTO audit_keys (tenant_id, key_id, public_key_pem, private_key_sealed, created_at) VALUES ($1, $2, $3, $4, $5)",
+        args![tenant, new.key_id.clone(), new.public_key_pem.clone(), new.private_key_sealed.clone(), Utc::now()],
+    )
+    .await?;
+    Ok(KeyRow { key_id: new.key_id, private_key_sealed: new.private_key_sealed })
+}
+
+/// Signs "the tenant's chain up to `seq` ends in `hash`" and stores the checkpoint.
+pub(super) async fn sign_head(
+    tx: &mut Tx,
+    crypto: &Crypto,
+    tenant: &str,
+    seq: i64,
+    position: i64,
+    hash: &str,
+) -> Result<(), ProjectionError> {
+    let key = current_key(tx, crypto, tenant).await?;
+    let private = keys::open(crypto, tenant, &key.private_key_sealed).map_err(internal)?;
+    let mut checkpoint = SignedCheckpoint {
+        tenant_id: tenant.to_owned(),
+        seq,
+        position,
+        head_hash: hash.to_owned(),
+        key_id: key.key_id,
+        // Microseconds: what both stores keep, so the signed text reads back identically.
+        signed_at: Utc::now().trunc_subsecs(6),
+        signature: String::new(),
+    };
+    keys::sign(&private, &mut checkpoint).map_err(internal)?;
+    tx.execute(
+        "INSERT INTO audit_checkpoints (tenant_id, seq, position, head_hash, key_id, signed_at, signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, seq) DO NOTHING",
+        args![
+            checkpoint.tenant_id,
+            checkpoint.seq,
+            checkpoint.position,
+            checkpoint.head_hash,
+            checkpoint.key_id,
+            checkpoint.signed_at,
+            checkpoint.signature
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The chain key of an event: its tenant, or '' (the platform chain) for events of no tenant.
+pub fn chain_of(event: &StoredEvent) -> &str {
+    event.tenant_id().unwrap_or("")
+}
+
+#[async_trait::async_trait]
+impl Projection for AuditChain {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let tenant = chain_of(event);
+        let head: Option<Head> =
+            tx.fetch_optional("SELECT seq, hash FROM audit_chain WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", args![tenant]).await?;
+        let (seq, prev) = match head {
+            Some(head) => (head.seq + 1, from_hex(&head.hash).ok_or_else(|| internal("stored chain hash is not hex"))?),
+            None => (1, GENESIS),
+        };
+        let hash = to_hex(&link_hash(&prev, event));
+        tx.execute(
+            "INSERT INTO audit_chain (tenant_id, seq, position, hash) VALUES ($1, $2, $3, $4)",
+            args![tenant, seq, event.position, hash.clone()],
+        )
+        .await?;
+        self.maybe_sign(tx, tenant, seq, event.position, &hash).await
+    }
+}
