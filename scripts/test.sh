@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine with Rust:
-#   installs what the tests need (PostgreSQL, xmlsec1, xmllint), starts a private PostgreSQL
+#   installs what the tests need (PostgreSQL, xmlsec1, xmllint, Chromium + chromedriver), starts a private PostgreSQL
 #   cluster on a free port unless DATABASE_URL names one, then runs fmt, clippy and every test
 #   on both storage backends. `.ci/run` calls exactly this.
 set -euo pipefail
@@ -17,6 +17,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
 command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -qq

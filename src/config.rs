@@ -47,6 +47,17 @@ pub struct Settings {
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
     pub workers: Option<usize>,
+    /// The externally visible base URL of the sign-in endpoints; unset means `http://<listen>`.
+    pub public_url: Option<String>,
+    pub signing_key_validity_days: i64,
+    pub signing_key_rollover_days: i64,
+    /// How often the background check rolls signing keys over.
+    pub key_rollover_check_seconds: u64,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub token_lifetime_minutes: i64,
+    /// Let tenants allow `http://` reply URLs on loopback (tests and local demos only).
+    pub allow_loopback_reply: bool,
     /// A tenant's audit chain head is signed after this many events since the last signature…
     pub audit_checkpoint_events: i64,
     /// …or when the last signature is older than this (checked as events arrive).
@@ -78,6 +89,13 @@ impl Settings {
             .set_default("argon2_memory_kib", defaults.memory_kib)?
             .set_default("argon2_iterations", defaults.iterations)?
             .set_default("argon2_parallelism", defaults.parallelism)?
+            .set_default("signing_key_validity_days", 365)?
+            .set_default("signing_key_rollover_days", 30)?
+            .set_default("key_rollover_check_seconds", 3600)?
+            .set_default("session_idle_minutes", 30)?
+            .set_default("session_absolute_hours", 8)?
+            .set_default("token_lifetime_minutes", 60)?
+            .set_default("allow_loopback_reply", false)?
             .set_default("audit_checkpoint_events", 1_000)?
             .set_default("audit_checkpoint_seconds", 60)?;
         let file = file.map(PathBuf::from).or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
@@ -104,6 +122,19 @@ impl Settings {
             .filter(|s| !s.is_empty())
             .map(|s| s.parse().map_err(|_| ConfigError::Invalid(format!("dns_nameservers: {s:?} is not ip:port"))))
             .collect()
+    }
+
+    pub fn sign_in(&self) -> crate::app::SignInSettings {
+        let public_url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
+        crate::app::SignInSettings {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            signing_key_validity_days: self.signing_key_validity_days,
+            signing_key_rollover_days: self.signing_key_rollover_days,
+            session_idle_minutes: self.session_idle_minutes,
+            session_absolute_hours: self.session_absolute_hours,
+            token_lifetime_minutes: self.token_lifetime_minutes,
+            allow_loopback_reply: self.allow_loopback_reply,
+        }
     }
 
     pub fn audit_policy(&self) -> crate::audit::CheckpointPolicy {

@@ -98,6 +98,21 @@ impl Running {
     }
 }
 
+/// The background signing-key rollover check.
+fn spawn_key_rollover(app: Arc<Tessera>, every: Duration, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = app.roll_signing_keys(chrono::Utc::now()).await {
+                tracing::error!(error = %e, "signing key rollover check failed");
+            }
+        }
+    })
+}
+
 /// Builds the application on `listener`; migrations run first.
 pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Option<Arc<dyn TxtLookup>>) -> Result<Running, StartupError> {
     let db = connect(settings).await?;
@@ -107,6 +122,11 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
         Some(dns) => dns,
         None => Arc::new(HickoryTxtLookup::new(&settings.dns_servers()?).map_err(|e| crate::app::AppError::Internal(e.to_string()))?),
     };
+    let mut sign_in = settings.sign_in();
+    if settings.public_url.is_none() {
+        // The bound address, so a port-0 listener still gets usable URLs.
+        sign_in.public_url = format!("http://{}", listener.local_addr()?);
+    }
     let mut all = projections::all();
     all.push(Arc::new(crate::audit::AuditChain::new(crypto.clone(), settings.audit_policy())));
     let projector = Projector::new(db.clone(), all, Duration::from_millis(settings.projection_poll_ms));
@@ -117,16 +137,14 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
     tasks.push(crate::audit::spawn_periodic_signer(db.clone(), crypto.clone(), every, shutdown.clone()));
     let metrics = crate::observability::handle();
     tasks.push(crate::observability::spawn_upkeep(metrics.clone(), shutdown.clone()));
-    let app = Arc::new(Tessera::new(
-        db,
-        handle,
-        crypto,
-        dns,
-        PasswordHasher::new(settings.argon2())?,
-        Duration::from_millis(settings.projection_wait_ms),
-    ));
+    let app = Arc::new(
+        Tessera::new(db, handle, crypto, dns, PasswordHasher::new(settings.argon2())?, Duration::from_millis(settings.projection_wait_ms))
+            .with_sign_in(sign_in),
+    );
     use secrecy::ExposeSecret as _;
     let bootstrap_key = app.bootstrap_operator(settings.operator_key.as_ref().map(|k| k.expose_secret())).await?;
+
+    tasks.push(spawn_key_rollover(app.clone(), Duration::from_secs(settings.key_rollover_check_seconds.max(1)), shutdown.clone()));
 
     let schema = api::graphql::schema(app.clone());
     let port = listener.local_addr()?.port();

@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod request_id;
+pub mod signin;
 
 use actix_web::web;
 
@@ -21,5 +22,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/audit/{tenant}/public-key.pem", web::get().to(audit::public_key))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::metrics));
+        .route("/metrics", web::get().to(metrics::metrics))
+        .configure(signin::routes);
 }

@@ -36,6 +36,12 @@ pub struct RequestContext {
 pub struct TenantScope(TenantId);
 
 impl TenantScope {
+    /// The scope of the anonymous sign-in endpoints, whose tenant is the one named in the URL
+    /// (there is no API key). Only the application's sign-in use cases use it.
+    pub(crate) fn sign_in_endpoint(tenant_id: TenantId) -> Self {
+        Self(tenant_id)
+    }
+
     pub fn tenant_id(&self) -> TenantId {
         self.0
     }

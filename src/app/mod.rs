@@ -10,6 +10,8 @@ mod error;
 mod groups;
 mod origins;
 mod passwords;
+pub mod signin;
+mod signing_keys;
 mod tenants;
 mod users;
 
@@ -20,6 +22,7 @@ pub use api_keys::{NewApiKey, hash_secret};
 pub use context::{ClientOrigin, Principal, RequestContext, TenantScope};
 pub use error::AppError;
 pub use passwords::{Argon2Params, PasswordHasher};
+pub use signin::SignInSettings;
 pub use users::{NewUser, ProfileInput};
 
 use crate::crypto::Crypto;
@@ -36,6 +39,9 @@ pub struct Tessera {
     passwords: PasswordHasher,
     /// How long a command waits for the projections to show its effect before answering.
     settle_timeout: Duration,
+    sign_in: SignInSettings,
+    key_cache: signing_keys::KeyCache,
+    sign_in_guard: signin::Guard,
 }
 
 impl Tessera {
@@ -47,7 +53,27 @@ impl Tessera {
         passwords: PasswordHasher,
         settle_timeout: Duration,
     ) -> Self {
-        Self { store: EventStore::new(db), projector, crypto, dns, passwords, settle_timeout }
+        Self {
+            store: EventStore::new(db),
+            projector,
+            crypto,
+            dns,
+            passwords,
+            settle_timeout,
+            sign_in: SignInSettings::default(),
+            key_cache: signing_keys::KeyCache::default(),
+            sign_in_guard: signin::Guard::new(),
+        }
+    }
+
+    /// The sign-in settings (public URL, key validity, session timeouts).
+    pub fn with_sign_in(mut self, settings: SignInSettings) -> Self {
+        self.sign_in = settings;
+        self
+    }
+
+    pub fn sign_in_settings(&self) -> &SignInSettings {
+        &self.sign_in
     }
 
     pub fn db(&self) -> &Db {
@@ -70,17 +96,31 @@ impl Tessera {
     where
         A::Command: Clone,
     {
-        let started = std::time::Instant::now();
         let metadata = ctx.metadata(tenant);
-        let committed = self.store.execute::<A>(id, command, &metadata).await.map_err(AppError::from);
-        if let Ok(committed) = &committed {
-            if committed.events > 0 {
-                self.record_origin(ctx, tenant).await;
-            }
-            self.settle(*committed).await;
+        let committed = self.run_with::<A>(&metadata, tenant, id, command).await?;
+        if committed.events > 0 {
+            self.record_origin(ctx, tenant).await;
         }
+        Ok(committed)
+    }
+
+    /// Like `run`, with explicit metadata (system work, the anonymous sign-in endpoints).
+    async fn run_with<A: Stored>(
+        &self,
+        metadata: &EventMetadata,
+        _tenant: Option<crate::domain::values::TenantId>,
+        id: &str,
+        command: A::Command,
+    ) -> Result<Committed, AppError>
+    where
+        A::Command: Clone,
+    {
+        let started = std::time::Instant::now();
+        let committed = self.store.execute::<A>(id, command, metadata).await.map_err(AppError::from);
         crate::observability::record_command(A::TYPE, committed.is_ok(), started.elapsed());
-        committed
+        let committed = committed?;
+        self.settle(committed).await;
+        Ok(committed)
     }
 
     async fn settle(&self, committed: Committed) {

@@ -8,6 +8,11 @@ impl Tessera {
         let name = DisplayName::parse("name", name)?;
         let tenant_id = TenantId::new();
         self.run::<Tenant>(ctx, Some(tenant_id), &tenant_id.to_string(), TenantCommand::CreateTenant { tenant_id, name }).await?;
+        // Every tenant signs tokens with its own key from the start. Should this fail, the
+        // background rollover check gives the tenant a key on its next run.
+        if let Err(e) = self.generate_signing_key(&ctx.metadata(Some(tenant_id)), tenant_id, crate::wsfed::KeySize::default()).await {
+            tracing::error!(tenant = %tenant_id, error = %e, "could not generate the tenant's signing key");
+        }
         Ok(tenant_id)
     }
 
@@ -63,6 +68,30 @@ impl Tessera {
     pub async fn set_mfa_policy(&self, ctx: &RequestContext, tenant: Option<TenantId>, policy: MfaPolicy) -> Result<TenantId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetMfaPolicy { policy }).await
+    }
+
+    /// Replaces the tenant's `wreply` allow-list (besides Microsoft's endpoints, always allowed).
+    pub async fn set_reply_urls(&self, ctx: &RequestContext, tenant: Option<TenantId>, urls: &[String]) -> Result<TenantId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        if urls.len() > 20 {
+            return Err(AppError::validation("urls", "at most 20 reply URLs"));
+        }
+        let mut policy = crate::wsfed::ReplyPolicy::microsoft().allowing_loopback_http(self.sign_in.allow_loopback_reply);
+        for url in urls {
+            policy = policy.allow_url(url).map_err(|e| AppError::validation("urls", format!("{url:.80}: {e}")))?;
+        }
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetReplyUrls { urls: urls.to_vec() }).await
+    }
+
+    /// How long issued tokens are valid: 5 minutes to 8 hours (the default is the server's
+    /// `TESSERA_TOKEN_LIFETIME_MINUTES`, one hour).
+    pub async fn set_token_lifetime(&self, ctx: &RequestContext, tenant: Option<TenantId>, minutes: i32) -> Result<TenantId, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let minutes = u32::try_from(minutes)
+            .ok()
+            .filter(|m| (5..=480).contains(m))
+            .ok_or_else(|| AppError::validation("minutes", "must be between 5 and 480"))?;
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetTokenLifetime { minutes }).await
     }
 
     async fn tenant_command(&self, ctx: &RequestContext, tenant_id: TenantId, command: TenantCommand) -> Result<TenantId, AppError> {

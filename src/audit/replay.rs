@@ -8,6 +8,8 @@ use super::scratch;
 use crate::db::{Db, Row, Tx};
 use crate::eventstore::Checkpoint;
 use crate::projections;
+use crate::read::sign_ins::SignInRow;
+use crate::read::signing_keys::SigningKeyRow;
 use crate::read::{api_keys::ApiKeyRow, domains::DomainRow, groups::GroupRow, tenants::TenantRow, users::UserRow};
 
 /// Rows only one side has, per table (at most `SHOWN` of each).
@@ -60,6 +62,8 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
         lines::<Triple>(&mut tx, "SELECT tenant_id AS a, group_id AS b, user_id AS c FROM group_members").await?,
     );
     out.insert("api_keys".into(), lines::<ApiKeyRow>(&mut tx, "SELECT * FROM api_keys").await?);
+    out.insert("signing_keys".into(), lines::<SigningKeyRow>(&mut tx, "SELECT * FROM signing_keys").await?);
+    out.insert("sign_ins".into(), lines::<SignInRow>(&mut tx, "SELECT * FROM sign_ins").await?);
     tx.commit().await?;
     for rows in out.values_mut() {
         rows.sort();

@@ -7,6 +7,7 @@ pub enum Arg {
     Int(Option<i64>),
     Bool(bool),
     Time(DateTime<Utc>),
+    MaybeTime(Option<DateTime<Utc>>),
 }
 
 impl From<String> for Arg {
@@ -36,6 +37,12 @@ impl From<i64> for Arg {
 impl From<bool> for Arg {
     fn from(value: bool) -> Self {
         Self::Bool(value)
+    }
+}
+
+impl From<Option<DateTime<Utc>>> for Arg {
+    fn from(value: Option<DateTime<Utc>>) -> Self {
+        Self::MaybeTime(value)
     }
 }
 

@@ -25,6 +25,7 @@ macro_rules! bind_all {
                 Arg::Int(v) => query.bind(*v),
                 Arg::Bool(v) => query.bind(*v),
                 Arg::Time(v) => query.bind(*v),
+                Arg::MaybeTime(v) => query.bind(*v),
             };
         }
         query

@@ -37,6 +37,8 @@ pub enum Reason {
     UsageLocationRequired,
     LicenseNotGranted,
     ApiKeyRevoked,
+    NextSigningKeyExists,
+    NoNextSigningKey,
 }
 
 impl Reason {
@@ -56,6 +58,8 @@ impl Reason {
             Self::UsageLocationRequired => "USAGE_LOCATION_REQUIRED",
             Self::LicenseNotGranted => "LICENSE_NOT_GRANTED",
             Self::ApiKeyRevoked => "API_KEY_REVOKED",
+            Self::NextSigningKeyExists => "NEXT_SIGNING_KEY_EXISTS",
+            Self::NoNextSigningKey => "NO_NEXT_SIGNING_KEY",
         }
     }
 }

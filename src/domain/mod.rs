@@ -7,6 +7,8 @@ pub mod custom_domain;
 mod error;
 pub mod group;
 mod personal;
+pub mod sign_in;
+pub mod signing_key;
 pub mod tenant;
 pub mod user;
 pub mod values;

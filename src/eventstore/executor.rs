@@ -9,6 +9,8 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::claim::UniqueClaim;
 use crate::domain::custom_domain::CustomDomain;
 use crate::domain::group::Group;
+use crate::domain::sign_in::SignIn;
+use crate::domain::signing_key::SigningKeys;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 
@@ -76,6 +78,8 @@ stores! {
     groups: Group,
     claims: UniqueClaim,
     api_keys: ApiKey,
+    signing_keys: SigningKeys,
+    sign_ins: SignIn,
 }
 
 /// How often a command is re-decided on fresh state after losing an optimistic-concurrency race

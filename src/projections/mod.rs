@@ -6,6 +6,8 @@ mod api_keys;
 mod domains;
 mod groups;
 mod runner;
+mod sign_ins;
+mod signing_keys;
 mod tenants;
 mod users;
 
@@ -34,6 +36,8 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(users::UsersProjection),
         Arc::new(groups::GroupsProjection),
         Arc::new(api_keys::ApiKeysProjection),
+        Arc::new(signing_keys::SigningKeysProjection),
+        Arc::new(sign_ins::SignInsProjection),
     ]
 }
 

@@ -56,6 +56,12 @@ impl Projection for TenantsProjection {
             TenantEvent::MfaPolicySet { policy } => {
                 ("UPDATE tenants SET mfa_policy = $1, updated_at = $2 WHERE tenant_id = $3", enum_text(&policy).into())
             }
+            TenantEvent::TokenLifetimeSet { minutes } => {
+                ("UPDATE tenants SET token_lifetime_minutes = $1, updated_at = $2 WHERE tenant_id = $3", i64::from(minutes).into())
+            }
+            TenantEvent::ReplyUrlsSet { urls } => {
+                ("UPDATE tenants SET reply_urls = $1, updated_at = $2 WHERE tenant_id = $3", urls.join("\n").into())
+            }
         };
         tx.execute(sql, &[value, at.into(), id.into()]).await?;
         Ok(())

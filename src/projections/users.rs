@@ -70,6 +70,13 @@ impl Projection for UsersProjection {
             UserEvent::UserPasswordSet { .. } => {
                 tx.execute(&set("password_set"), args![true, at, tenant, user]).await?;
             }
+            UserEvent::TotpEnrolled { .. } => {
+                tx.execute(&set("mfa_enrolled"), args![true, at, tenant, user]).await?;
+            }
+            UserEvent::TotpRemoved => {
+                tx.execute(&set("mfa_enrolled"), args![false, at, tenant, user]).await?;
+            }
+            UserEvent::RecoveryCodeUsed { .. } => {}
             UserEvent::UserSuspended => {
                 tx.execute(&set("status"), args!["SUSPENDED", at, tenant, user]).await?;
             }

@@ -7,6 +7,8 @@ pub mod audit;
 pub mod domains;
 pub mod groups;
 pub mod health;
+pub mod sign_ins;
+pub mod signing_keys;
 pub mod tenants;
 pub mod users;
 

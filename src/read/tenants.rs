@@ -14,12 +14,13 @@ pub struct TenantRow {
     pub default_licenses: String,
     pub deprovision_action: String,
     pub mfa_policy: String,
+    pub reply_urls: String,
+    pub token_lifetime_minutes: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "tenant_id, name, status, default_usage_location, default_licenses, deprovision_action, mfa_policy, created_at, updated_at";
+const COLUMNS: &str = "tenant_id, name, status, default_usage_location, default_licenses, deprovision_action, mfa_policy, reply_urls, token_lifetime_minutes, created_at, updated_at";
 
 pub async fn get(db: &Db, scope: &TenantScope) -> Result<Option<TenantRow>, DbError> {
     let mut tx = scoped(db, scope).await?;

@@ -22,6 +22,7 @@ pub mod request;
 pub mod saml;
 pub mod signature;
 pub mod token;
+pub mod views;
 mod xml;
 
 pub use error::{ReplyRejection, WsFedError};

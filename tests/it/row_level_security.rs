@@ -24,7 +24,7 @@ async fn a_query_without_tenant_filter_sees_one_tenant() {
     }
     let db = app.app.db();
     let tenant = TenantId::parse(&a_id).unwrap();
-    for table in ["tenants", "domains", "users", "groups", "api_keys", "events"] {
+    for table in ["tenants", "domains", "users", "groups", "api_keys", "events", "signing_keys"] {
         // Deliberately no WHERE tenant_id = …
         let mut tx = db.begin_tenant(&tenant).await.unwrap();
         let rows: Vec<Row> = tx.fetch_all(&format!("SELECT tenant_id FROM {table}"), &[]).await.unwrap();

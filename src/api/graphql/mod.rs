@@ -6,6 +6,7 @@ mod endpoint;
 mod mutation;
 mod payload;
 mod query;
+mod sign_in;
 mod subscription;
 mod types;
 

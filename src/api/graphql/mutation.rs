@@ -113,6 +113,44 @@ impl Mutation {
         tenant_view(ctx, caller, id).await
     }
 
+    /// Replaces the URLs (besides Microsoft's sign-in endpoints) that tokens may be posted to.
+    async fn set_reply_urls(&self, ctx: &Context<'_>, urls: Vec<String>, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).set_reply_urls(caller, tenant, &urls).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    /// Sets how long issued tokens are valid (5 to 480 minutes).
+    async fn set_token_lifetime(&self, ctx: &Context<'_>, minutes: i32, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).set_token_lifetime(caller, tenant, minutes).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    /// Generates the next signing key and publishes it in metadata (push its certificate to
+    /// Microsoft as `nextSigningCertificate`), ready to be activated.
+    async fn generate_next_signing_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] key_size: super::sign_in::SigningKeySize,
+        tenant_id: Option<ID>,
+    ) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).generate_next_signing_key(caller, tenant, key_size.into()).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
+    /// Makes the next signing key the active one; tokens are signed with it from now on.
+    async fn activate_next_signing_key(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> Res<Tenant> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let id = app(ctx).activate_next_signing_key(caller, tenant).await.gql(caller)?;
+        tenant_view(ctx, caller, id).await
+    }
+
     /// Adds a custom domain; publish its `verificationRecord` as a DNS TXT record, then verify.
     async fn add_domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Domain> {
         let caller = caller(ctx)?;

@@ -100,7 +100,10 @@ pub fn typed(row: &AuditEventRow) -> Option<AuditPayload> {
                 TenantPayload { event, deprovision_action: text(&action), ..Default::default() }
             }
             TenantEvent::MfaPolicySet { policy } => TenantPayload { event, mfa_policy: text(&policy), ..Default::default() },
-            TenantEvent::TenantSuspended | TenantEvent::TenantReactivated => TenantPayload { event, ..Default::default() },
+            TenantEvent::TenantSuspended
+            | TenantEvent::TenantReactivated
+            | TenantEvent::ReplyUrlsSet { .. }
+            | TenantEvent::TokenLifetimeSet { .. } => TenantPayload { event, ..Default::default() },
         }),
         "Domain" => AuditPayload::Domain(match serde_json::from_value::<DomainEvent>(payload).ok()? {
             DomainEvent::DomainAdded { name, .. } => DomainPayload { event, name: Some(name.to_string()), ..Default::default() },

@@ -150,6 +150,39 @@ impl Query {
         Ok(row.map(|row| Group { row, scope, past }))
     }
 
+    /// A user's sign-in attempts at the WS-Federation endpoint, newest first (`first` at most
+    /// 100): why each failed, or exactly which claims were sent to Microsoft.
+    async fn sign_ins(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        tenant_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, super::sign_in::SignInRecord>> {
+        let caller = caller(ctx)?;
+        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let user_id = UserId::parse(&user_id).map_err(AppError::from).gql(caller)?;
+        let first = first.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(AppError::validation("first", format!("must be between 1 and {MAX_PAGE}")).to_graphql(&caller.correlation_id));
+        }
+        let after = after
+            .map(|cursor| {
+                uuid::Uuid::parse_str(&cursor)
+                    .map(|id| id.to_string())
+                    .map_err(|_| AppError::validation("after", "is not a cursor from this connection"))
+            })
+            .transpose()
+            .gql(caller)?;
+        let (rows, more) = crate::read::sign_ins::page(app(ctx).db(), &scope, &user_id.to_string(), i64::from(first), after.as_deref())
+            .await
+            .gql(caller)?;
+        let mut connection = Connection::new(after.is_some(), more);
+        connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.sign_in_id.clone(), super::sign_in::SignInRecord(row))));
+        Ok(connection)
+    }
+
     /// API keys of the tenant (or, for an operator without `tenantId`, the operator keys).
     /// Secrets are never listed.
     async fn api_keys(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<Vec<ApiKey>> {

@@ -106,6 +106,28 @@ impl Tenant {
     async fn mfa_policy(&self) -> &str {
         &self.row.mfa_policy
     }
+    /// Validity of issued tokens in minutes (null: the server default, one hour unless configured).
+    async fn token_lifetime_minutes(&self) -> Option<i64> {
+        self.row.token_lifetime_minutes
+    }
+    /// URLs besides Microsoft's sign-in endpoints that tokens may be posted to (`wreply`).
+    async fn reply_urls(&self) -> Vec<&str> {
+        self.row.reply_urls.split('\n').filter(|s| !s.is_empty()).collect()
+    }
+    /// The WS-Federation passive requestor endpoint (Graph `passiveSignInUri`).
+    async fn passive_sign_in_uri(&self, ctx: &Context<'_>) -> String {
+        app(ctx).sign_in_settings().passive_endpoint(&self.row.tenant_id)
+    }
+    /// The issuer URI of one of the tenant's domains (Graph `issuerUri`).
+    async fn issuer_uri(&self, ctx: &Context<'_>, domain: String) -> String {
+        app(ctx).sign_in_settings().domain_issuer(&self.row.tenant_id, &domain.to_lowercase())
+    }
+    /// The active and (during a rollover) next signing keys.
+    async fn signing_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::sign_in::SigningKey>> {
+        let caller = caller(ctx)?;
+        let rows = crate::read::signing_keys::current(app(ctx).db(), &self.scope).await.gql(caller)?;
+        Ok(rows.into_iter().map(super::sign_in::SigningKey).collect())
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }

@@ -24,6 +24,11 @@ pub struct Tenant {
     pub default_licenses: Vec<SkuId>,
     pub deprovision_action: DeprovisionAction,
     pub mfa_policy: MfaPolicy,
+    #[serde(default)]
+    pub reply_urls: Vec<String>,
+    /// Token validity in minutes; `None` means the server default.
+    #[serde(default)]
+    pub token_lifetime_minutes: Option<u32>,
 }
 
 impl Tenant {
@@ -82,6 +87,14 @@ impl Aggregate for Tenant {
                 (self.deprovision_action != action).then_some(TenantEvent::DeprovisionActionSet { action })
             }
             TenantCommand::SetMfaPolicy { policy } => (self.mfa_policy != policy).then_some(TenantEvent::MfaPolicySet { policy }),
+            TenantCommand::SetReplyUrls { mut urls } => {
+                urls.sort();
+                urls.dedup();
+                (self.reply_urls != urls).then_some(TenantEvent::ReplyUrlsSet { urls })
+            }
+            TenantCommand::SetTokenLifetime { minutes } => {
+                (self.token_lifetime_minutes != Some(minutes)).then_some(TenantEvent::TokenLifetimeSet { minutes })
+            }
         };
         // Setting a value it already has is a no-op, not an error: retries stay harmless.
         if let Some(event) = event {
@@ -103,6 +116,8 @@ impl Aggregate for Tenant {
             TenantEvent::DefaultLicensesSet { sku_ids } => self.default_licenses = sku_ids,
             TenantEvent::DeprovisionActionSet { action } => self.deprovision_action = action,
             TenantEvent::MfaPolicySet { policy } => self.mfa_policy = policy,
+            TenantEvent::ReplyUrlsSet { urls } => self.reply_urls = urls,
+            TenantEvent::TokenLifetimeSet { minutes } => self.token_lifetime_minutes = Some(minutes),
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum TenantEvent {
     DefaultLicensesSet { sku_ids: Vec<SkuId> },
     DeprovisionActionSet { action: DeprovisionAction },
     MfaPolicySet { policy: MfaPolicy },
+    ReplyUrlsSet { urls: Vec<String> },
+    TokenLifetimeSet { minutes: u32 },
 }
 
 impl DomainEvent for TenantEvent {
@@ -49,6 +51,8 @@ impl DomainEvent for TenantEvent {
             Self::DefaultLicensesSet { .. } => "DefaultLicensesSet",
             Self::DeprovisionActionSet { .. } => "DeprovisionActionSet",
             Self::MfaPolicySet { .. } => "MfaPolicySet",
+            Self::ReplyUrlsSet { .. } => "ReplyUrlsSet",
+            Self::TokenLifetimeSet { .. } => "TokenLifetimeSet",
         }
         .to_owned()
     }

@@ -31,6 +31,10 @@ pub struct User {
     pub usage_location: Option<UsageLocation>,
     pub licenses: BTreeSet<SkuId>,
     pub password_hash: Option<SealedSecret>,
+    #[serde(default)]
+    pub totp_seed: Option<SealedSecret>,
+    #[serde(default)]
+    pub recovery_code_hashes: Vec<String>,
 }
 
 impl User {
@@ -70,6 +74,14 @@ impl Aggregate for User {
                 (self.profile.as_ref() != Some(&profile)).then_some(UserEvent::UserProfileUpdated { profile })
             }
             UserCommand::SetPassword { password_hash } => Some(UserEvent::UserPasswordSet { password_hash }),
+            UserCommand::EnrollTotp { seed, recovery_code_hashes } => Some(UserEvent::TotpEnrolled { seed, recovery_code_hashes }),
+            UserCommand::UseRecoveryCode { code_hash } => {
+                if !self.recovery_code_hashes.contains(&code_hash) {
+                    return Err(DomainError::NotFound("recovery code"));
+                }
+                Some(UserEvent::RecoveryCodeUsed { code_hash })
+            }
+            UserCommand::RemoveTotp => self.totp_seed.is_some().then_some(UserEvent::TotpRemoved),
             UserCommand::SuspendUser => (self.status == UserStatus::Active).then_some(UserEvent::UserSuspended),
             UserCommand::ReactivateUser => (self.status == UserStatus::Suspended).then_some(UserEvent::UserReactivated),
             UserCommand::DeleteUser => Some(UserEvent::UserDeleted),
@@ -115,6 +127,15 @@ impl Aggregate for User {
             }
             UserEvent::UserProfileUpdated { profile } => self.profile = Some(profile),
             UserEvent::UserPasswordSet { password_hash } => self.password_hash = Some(password_hash),
+            UserEvent::TotpEnrolled { seed, recovery_code_hashes } => {
+                self.totp_seed = Some(seed);
+                self.recovery_code_hashes = recovery_code_hashes;
+            }
+            UserEvent::RecoveryCodeUsed { code_hash } => self.recovery_code_hashes.retain(|h| *h != code_hash),
+            UserEvent::TotpRemoved => {
+                self.totp_seed = None;
+                self.recovery_code_hashes.clear();
+            }
             UserEvent::UserSuspended => self.status = UserStatus::Suspended,
             UserEvent::UserReactivated => self.status = UserStatus::Active,
             UserEvent::UserDeleted => {
@@ -122,6 +143,8 @@ impl Aggregate for User {
                 self.assigned = false;
                 self.licenses.clear();
                 self.password_hash = None;
+                self.totp_seed = None;
+                self.recovery_code_hashes.clear();
             }
             UserEvent::UserAssigned => self.assigned = true,
             UserEvent::UserUnassigned => self.assigned = false,
@@ -183,6 +206,22 @@ mod tests {
     fn revoking_what_was_never_granted_is_refused() {
         let result = Given::with(()).given(vec![created(Some("US"))]).when(UserCommand::RevokeLicense { sku_id: sku() }).inspect_result();
         assert!(matches!(result, Err(DomainError::Precondition { reason: Reason::LicenseNotGranted, .. })));
+    }
+
+    #[test]
+    fn recovery_codes_are_spent_once() {
+        let enrolled =
+            UserEvent::TotpEnrolled { seed: SealedSecret::new("sealed".into()), recovery_code_hashes: vec!["h1".into(), "h2".into()] };
+        Given::with(())
+            .given(vec![created(None), enrolled.clone()])
+            .when(UserCommand::UseRecoveryCode { code_hash: "h1".into() })
+            .then_expect_events(vec![UserEvent::RecoveryCodeUsed { code_hash: "h1".into() }]);
+        Given::with(())
+            .given(vec![created(None), enrolled.clone(), UserEvent::RecoveryCodeUsed { code_hash: "h1".into() }])
+            .when(UserCommand::UseRecoveryCode { code_hash: "h1".into() })
+            .then_expect_error(DomainError::NotFound("recovery code"));
+        Given::with(()).given(vec![created(None), enrolled]).when(UserCommand::RemoveTotp).then_expect_events(vec![UserEvent::TotpRemoved]);
+        Given::with(()).given(vec![created(None)]).when(UserCommand::RemoveTotp).then_expect_events(vec![]);
     }
 
     #[test]

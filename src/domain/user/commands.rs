@@ -22,6 +22,16 @@ pub enum UserCommand {
     SetPassword {
         password_hash: SealedSecret,
     },
+    /// A confirmed TOTP seed (sealed) and the hashes of fresh one-time recovery codes.
+    EnrollTotp {
+        seed: SealedSecret,
+        recovery_code_hashes: Vec<String>,
+    },
+    /// Spends one recovery code, named by its hash.
+    UseRecoveryCode {
+        code_hash: String,
+    },
+    RemoveTotp,
     SuspendUser,
     ReactivateUser,
     DeleteUser,

@@ -29,6 +29,14 @@ pub enum UserEvent {
     UserPasswordSet {
         password_hash: SealedSecret,
     },
+    TotpEnrolled {
+        seed: SealedSecret,
+        recovery_code_hashes: Vec<String>,
+    },
+    RecoveryCodeUsed {
+        code_hash: String,
+    },
+    TotpRemoved,
     UserSuspended,
     UserReactivated,
     UserDeleted,
@@ -51,6 +59,9 @@ impl cqrs_es::DomainEvent for UserEvent {
             Self::UserCreated { .. } => "UserCreated",
             Self::UserProfileUpdated { .. } => "UserProfileUpdated",
             Self::UserPasswordSet { .. } => "UserPasswordSet",
+            Self::TotpEnrolled { .. } => "TotpEnrolled",
+            Self::RecoveryCodeUsed { .. } => "RecoveryCodeUsed",
+            Self::TotpRemoved => "TotpRemoved",
             Self::UserSuspended => "UserSuspended",
             Self::UserReactivated => "UserReactivated",
             Self::UserDeleted => "UserDeleted",

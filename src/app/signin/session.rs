@@ -1,0 +1,156 @@
+//! Server-side sessions of the sign-in pages: the cookie holds a random id, the database its
+//! SHA-256 with the state, so any instance can serve any request.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::app::AppError;
+use crate::args;
+use crate::db::Db;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub tenant_id: String,
+    pub session_hash: String,
+    pub csrf_token: String,
+    pub user_id: Option<String>,
+    pub auth_instant: Option<DateTime<Utc>>,
+    pub mfa_done: bool,
+    pub pending_user_id: Option<String>,
+    pub pending_upn: Option<String>,
+    pub pending_totp_seed: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "tenant_id, session_hash, csrf_token, user_id, auth_instant, mfa_done, pending_user_id, pending_upn,
+                       pending_totp_seed, created_at, last_seen_at";
+
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    B64.encode(bytes)
+}
+
+pub fn hash(cookie: &str) -> String {
+    hex::encode(Sha256::digest(cookie.as_bytes()))
+}
+
+/// Loads a live session; one past its idle or absolute timeout is deleted and not returned.
+pub async fn load(db: &Db, tenant: &str, cookie: &str, idle: TimeDelta, absolute: TimeDelta) -> Result<Option<SessionRow>, AppError> {
+    let mut tx = db.begin_system().await?;
+    let row: Option<SessionRow> = tx
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2"),
+            args![tenant, hash(cookie)],
+        )
+        .await?;
+    let now = Utc::now();
+    let row = match row {
+        Some(row) if now - row.last_seen_at > idle || now - row.created_at > absolute => {
+            tx.execute("DELETE FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2", args![tenant, row.session_hash]).await?;
+            None
+        }
+        Some(row) => {
+            tx.execute(
+                "UPDATE wsfed_sessions SET last_seen_at = $1 WHERE tenant_id = $2 AND session_hash = $3",
+                args![now, tenant, row.session_hash.clone()],
+            )
+            .await?;
+            Some(row)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A new, anonymous session: (cookie value, row).
+pub async fn create(db: &Db, tenant: &str) -> Result<(String, SessionRow), AppError> {
+    let cookie = random_token();
+    let now = Utc::now();
+    let row = SessionRow {
+        tenant_id: tenant.to_owned(),
+        session_hash: hash(&cookie),
+        csrf_token: random_token(),
+        user_id: None,
+        auth_instant: None,
+        mfa_done: false,
+        pending_user_id: None,
+        pending_upn: None,
+        pending_totp_seed: None,
+        created_at: now,
+        last_seen_at: now,
+    };
+    insert(db, &row).await?;
+    Ok((cookie, row))
+}
+
+async fn insert(db: &Db, row: &SessionRow) -> Result<(), AppError> {
+    let mut tx = db.begin_system().await?;
+    tx.execute(
+        "INSERT INTO wsfed_sessions (tenant_id, session_hash, csrf_token, user_id, auth_instant, mfa_done, pending_user_id, pending_upn,
+                                     pending_totp_seed, created_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &[
+            row.tenant_id.clone().into(),
+            row.session_hash.clone().into(),
+            row.csrf_token.clone().into(),
+            row.user_id.clone().into(),
+            row.auth_instant.into(),
+            row.mfa_done.into(),
+            row.pending_user_id.clone().into(),
+            row.pending_upn.clone().into(),
+            row.pending_totp_seed.clone().into(),
+            row.created_at.into(),
+            row.last_seen_at.into(),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records the password step: the user whose second factor is outstanding.
+pub async fn set_pending(db: &Db, row: &SessionRow, user_id: Option<&str>, upn: Option<&str>, seed: Option<&str>) -> Result<(), AppError> {
+    let mut tx = db.begin_system().await?;
+    tx.execute(
+        "UPDATE wsfed_sessions SET pending_user_id = $1, pending_upn = $2, pending_totp_seed = $3 WHERE tenant_id = $4 AND session_hash = $5",
+        args![user_id.map(str::to_owned), upn.map(str::to_owned), seed.map(str::to_owned), row.tenant_id.clone(), row.session_hash.clone()],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Authentication finished: the old session id is dropped and a new one issued (no fixation).
+pub async fn authenticate(db: &Db, old: &SessionRow, user_id: &str, mfa_done: bool) -> Result<(String, SessionRow), AppError> {
+    remove(db, &old.tenant_id, &old.session_hash).await?;
+    let cookie = random_token();
+    let now = Utc::now();
+    let row = SessionRow {
+        session_hash: hash(&cookie),
+        csrf_token: random_token(),
+        user_id: Some(user_id.to_owned()),
+        auth_instant: Some(now),
+        mfa_done,
+        pending_user_id: None,
+        pending_upn: None,
+        pending_totp_seed: None,
+        created_at: now,
+        last_seen_at: now,
+        ..old.clone()
+    };
+    insert(db, &row).await?;
+    Ok((cookie, row))
+}
+
+pub async fn remove(db: &Db, tenant: &str, session_hash: &str) -> Result<(), AppError> {
+    let mut tx = db.begin_system().await?;
+    tx.execute("DELETE FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2", args![tenant, session_hash]).await?;
+    tx.commit().await?;
+    Ok(())
+}
