@@ -38,17 +38,7 @@ async fn dump(db: &Db) -> String {
 async fn rebuild_gives_identical_read_models(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, admin) = app.tenant_with_admin("Contoso").await;
-    app.verified_domain(&admin, "contoso.com").await;
-    let group = app.ok(&admin, "mutation { createGroup(displayName: \"G\") { id } }", json!({})).await["createGroup"]["id"].clone();
-    for i in 0..5 {
-        let user = app.create_user(&admin, &format!("u{i}@contoso.com")).await;
-        app.ok(
-            &admin,
-            "mutation($u: ID!, $g: ID!) { setUsageLocation(id: $u, usageLocation: \"US\") { id } grantLicense(id: $u, skuId: \"6fd2c87f-b296-42f0-b197-1e91e994b900\") { id } addGroupMember(groupId: $g, userId: $u) { id } }",
-            json!({ "u": user, "g": group }),
-        )
-        .await;
-    }
+    app.seed_directory(&admin, 5).await;
     let deleted = app.create_user(&admin, "gone@contoso.com").await;
     app.ok(&admin, "mutation($u: ID!) { deleteUser(id: $u) }", json!({ "u": deleted })).await;
     let before = dump(app.app.db()).await;

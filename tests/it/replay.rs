@@ -16,17 +16,7 @@ fn replay(database_url: &str) -> std::process::Output {
 async fn replay_matches_the_live_read_models_and_reports_drift(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, admin) = app.tenant_with_admin("Contoso").await;
-    app.verified_domain(&admin, "contoso.com").await;
-    let group = app.ok(&admin, "mutation { createGroup(displayName: \"G\") { id } }", json!({})).await["createGroup"]["id"].clone();
-    for i in 0..3 {
-        let user = app.create_user(&admin, &format!("u{i}@contoso.com")).await;
-        app.ok(
-            &admin,
-            "mutation($u: ID!, $g: ID!) { setUsageLocation(id: $u, usageLocation: \"US\") { id } grantLicense(id: $u, skuId: \"6fd2c87f-b296-42f0-b197-1e91e994b900\") { id } addGroupMember(groupId: $g, userId: $u) { id } }",
-            json!({ "u": user, "g": group }),
-        )
-        .await;
-    }
+    app.seed_directory(&admin, 3).await;
     let output = replay(&app.database_url);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));

@@ -15,6 +15,11 @@ pub fn tenant_arg(id: Option<&ID>) -> Result<Option<TenantId>, AppError> {
     Ok(id.map(|id| TenantId::parse(id)).transpose()?)
 }
 
+/// The tenant a read acts on: the key's own, or for an operator the one it names.
+pub fn read_scope(caller: &crate::app::RequestContext, id: Option<&ID>) -> async_graphql::Result<crate::app::TenantScope> {
+    tenant_arg(id).and_then(|t| caller.read_scope(t)).gql(caller)
+}
+
 const MAX_PAGE: i32 = 100;
 
 /// Reads of the tenant's directory. Admin and auditor keys read their own tenant; operator keys
@@ -43,7 +48,7 @@ impl Query {
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<Tenant>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
         let row = tenants::get(past.as_ref().unwrap_or(app(ctx).db()), &scope).await.gql(caller)?;
         Ok(row.map(|row| Tenant { row, scope, past }))
@@ -51,7 +56,7 @@ impl Query {
 
     async fn domains(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<Vec<Domain>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         Ok(domains::list(app(ctx).db(), &scope).await.gql(caller)?.into_iter().map(Domain).collect())
     }
 
@@ -64,7 +69,7 @@ impl Query {
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<Domain>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let name = crate::domain::values::DomainName::parse(&name).map_err(AppError::from).gql(caller)?;
         let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
         Ok(domains::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, name.as_str()).await.gql(caller)?.map(Domain))
@@ -80,7 +85,7 @@ impl Query {
         filter: Option<UserFilterInput>,
     ) -> async_graphql::Result<Connection<String, User>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let first = first.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&first) {
             return Err(AppError::validation("first", format!("must be between 1 and {MAX_PAGE}")).to_graphql(&caller.correlation_id));
@@ -109,7 +114,7 @@ impl Query {
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<User>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let user_id = UserId::parse(&id).map_err(AppError::from).gql(caller)?;
         let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
         let row = users::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, &user_id.to_string()).await.gql(caller)?;
@@ -123,14 +128,14 @@ impl Query {
         tenant_id: Option<ID>,
     ) -> async_graphql::Result<Option<User>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let upn = Upn::parse(&user_principal_name).map_err(AppError::from).gql(caller)?;
         Ok(users::by_upn(app(ctx).db(), &scope, &upn.to_string()).await.gql(caller)?.map(|row| User { row, scope, past: None }))
     }
 
     async fn groups(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<Vec<Group>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         Ok(groups::list(app(ctx).db(), &scope).await.gql(caller)?.into_iter().map(|row| Group { row, scope, past: None }).collect())
     }
 
@@ -143,7 +148,7 @@ impl Query {
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<Group>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let group_id = GroupId::parse(&id).map_err(AppError::from).gql(caller)?;
         let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
         let row = groups::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, &group_id.to_string()).await.gql(caller)?;
@@ -161,7 +166,7 @@ impl Query {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, super::sign_in::SignInRecord>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let user_id = UserId::parse(&user_id).map_err(AppError::from).gql(caller)?;
         let first = first.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&first) {
@@ -190,7 +195,7 @@ impl Query {
         let tenant = if caller.is_operator() && tenant_id.is_none() {
             String::new()
         } else {
-            tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?.tenant_id().to_string()
+            read_scope(caller, tenant_id.as_ref())?.tenant_id().to_string()
         };
         Ok(api_keys::list(app(ctx).db(), &tenant).await.gql(caller)?.into_iter().map(ApiKey::from).collect())
     }
@@ -198,7 +203,7 @@ impl Query {
     /// The tenant's current audit public key (also at `GET /audit/{tenantId}/public-key.pem`).
     async fn audit_public_key(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<AuditPublicKey> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let keys = app(ctx).audit_public_keys(scope.tenant_id()).await.gql(caller)?;
         let key = keys.into_iter().last().ok_or_else(|| AppError::NotFound("audit key".into())).gql(caller)?;
         Ok(AuditPublicKey { key_id: key.key_id, public_key_pem: key.public_key_pem })
@@ -215,7 +220,7 @@ impl Query {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, AuditEvent>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         let first = first.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&first) {
             return Err(AppError::validation("first", format!("must be between 1 and {MAX_PAGE}")).to_graphql(&caller.correlation_id));
@@ -234,7 +239,7 @@ impl Query {
     /// One event of the tenant's history by its global position.
     async fn audit_event(&self, ctx: &Context<'_>, position: i64, tenant_id: Option<ID>) -> async_graphql::Result<Option<AuditEvent>> {
         let caller = caller(ctx)?;
-        let scope = tenant_arg(tenant_id.as_ref()).and_then(|t| caller.read_scope(t)).gql(caller)?;
+        let scope = read_scope(caller, tenant_id.as_ref())?;
         Ok(audit::get(app(ctx).db(), &scope, position).await.gql(caller)?.map(AuditEvent))
     }
 

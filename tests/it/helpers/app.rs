@@ -145,6 +145,22 @@ impl TestApp {
         assert_eq!(data["verifyDomain"]["verified"], true);
     }
 
+    /// contoso.com verified, a group, and `count` users (u0@… onwards), each with a usage
+    /// location, a license and the group: enough state to compare read models.
+    pub async fn seed_directory(&self, key: &str, count: usize) {
+        self.verified_domain(key, "contoso.com").await;
+        let group = self.ok(key, "mutation { createGroup(displayName: \"G\") { id } }", json!({})).await["createGroup"]["id"].clone();
+        for i in 0..count {
+            let user = self.create_user(key, &format!("u{i}@contoso.com")).await;
+            self.ok(
+                key,
+                "mutation($u: ID!, $g: ID!) { setUsageLocation(id: $u, usageLocation: \"US\") { id } grantLicense(id: $u, skuId: \"6fd2c87f-b296-42f0-b197-1e91e994b900\") { id } addGroupMember(groupId: $g, userId: $u) { id } }",
+                json!({ "u": user, "g": group }),
+            )
+            .await;
+        }
+    }
+
     pub async fn create_user(&self, key: &str, upn: &str) -> String {
         let data = self
             .ok(
