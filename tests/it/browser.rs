@@ -124,16 +124,7 @@ async fn browser_signs_in_with_totp(backend: Backend) {
     let app = spawn_app(backend).await;
     let (tenant, admin) = app.tenant_with_admin("Contoso").await;
     app.verified_domain(&admin, "contoso.com").await;
-    let data = app
-        .ok(
-            &admin,
-            "mutation { createUser(input: { userPrincipalName: \"megan@contoso.com\", displayName: \"Megan\", password: \"correct horse battery\" }) { id immutableId } }",
-            json!({}),
-        )
-        .await;
-    let user_id = data["createUser"]["id"].as_str().unwrap().to_owned();
-    let immutable_id = data["createUser"]["immutableId"].as_str().unwrap().to_owned();
-    app.ok(&admin, "mutation($u: ID!) { assignUser(id: $u) { assigned } }", json!({ "u": user_id })).await;
+    let (_, immutable_id) = app.sign_in_ready_user(&admin, "megan@contoso.com").await;
     app.ok(&admin, "mutation { setMfaPolicy(policy: REQUIRED) { mfaPolicy } }", json!({})).await;
     let metadata_url = format!("{}/wsfed/{tenant}/contoso.com/FederationMetadata/2007-06/FederationMetadata.xml", app.address);
     let metadata = app.client.get(metadata_url).send().await.unwrap().text().await.unwrap();

@@ -124,16 +124,7 @@ async fn fixture(backend: Backend) -> Fixture {
     let app = spawn_app(backend).await;
     let (tenant, admin) = app.tenant_with_admin("Contoso").await;
     app.verified_domain(&admin, "contoso.com").await;
-    let data = app
-        .ok(
-            &admin,
-            "mutation { createUser(input: { userPrincipalName: \"adele@contoso.com\", displayName: \"Adele\", password: \"correct horse battery\" }) { id immutableId } }",
-            json!({}),
-        )
-        .await;
-    let user_id = data["createUser"]["id"].as_str().unwrap().to_owned();
-    let immutable_id = data["createUser"]["immutableId"].as_str().unwrap().to_owned();
-    app.ok(&admin, "mutation($u: ID!) { assignUser(id: $u) { assigned } }", json!({ "u": user_id })).await;
+    let (user_id, immutable_id) = app.sign_in_ready_user(&admin, "adele@contoso.com").await;
     app.ok(&admin, "mutation($r: [String!]!) { setReplyUrls(urls: $r) { replyUrls } }", json!({ "r": [RP] })).await;
     Fixture { app, tenant, admin, user_id, immutable_id }
 }

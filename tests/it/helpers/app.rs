@@ -161,6 +161,22 @@ impl TestApp {
         }
     }
 
+    /// A user who may sign in: password "correct horse battery", assigned to Microsoft 365.
+    /// Returns (user id, ImmutableID).
+    pub async fn sign_in_ready_user(&self, key: &str, upn: &str) -> (String, String) {
+        let data = self
+            .ok(
+                key,
+                "mutation($u: String!) { createUser(input: { userPrincipalName: $u, displayName: \"Signer\", password: \"correct horse battery\" }) { id immutableId } }",
+                json!({ "u": upn }),
+            )
+            .await;
+        let user_id = data["createUser"]["id"].as_str().unwrap().to_owned();
+        let immutable_id = data["createUser"]["immutableId"].as_str().unwrap().to_owned();
+        self.ok(key, "mutation($u: ID!) { assignUser(id: $u) { assigned } }", json!({ "u": user_id })).await;
+        (user_id, immutable_id)
+    }
+
     pub async fn create_user(&self, key: &str, upn: &str) -> String {
         let data = self
             .ok(
