@@ -47,11 +47,14 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
             if selected.is_empty() {
                 anyhow::bail!("unknown projection {:?}; `tessera projections list` names them", name.unwrap_or_default());
             }
-            for projection in selected {
+            let started = std::time::Instant::now();
+            for projection in &selected {
                 projections::reset(&db, projection.as_ref()).await?;
-                let reached = projections::catch_up(&db, projection.as_ref()).await?;
-                println!("rebuilt {} up to position {}", projection.name(), reached.position);
             }
+            // One pass over the events feeds every selected read model.
+            let reached = projections::catch_up_all(&db, &selected).await?;
+            let names: Vec<_> = selected.iter().map(|p| p.name()).collect();
+            println!("rebuilt {} up to position {} in {:.1} s", names.join(", "), reached.position, started.elapsed().as_secs_f64());
         }
     }
     db.close().await;

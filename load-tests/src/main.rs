@@ -15,6 +15,9 @@
 //!
 //! Every request loop is bounded in time or count and only talks to the given URL.
 
+mod audit_read;
+mod events;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,8 +38,8 @@ struct Cli {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// An operator key of that server.
-    #[arg(long, env = "TESSERA_LOAD_OPERATOR_KEY")]
+    /// An operator key of that server (every command but `seed-events`).
+    #[arg(long, env = "TESSERA_LOAD_OPERATOR_KEY", default_value = "")]
     operator_key: String,
     /// Where this tool answers DNS (the server's TESSERA_DNS_NAMESERVERS).
     #[arg(long, default_value = "127.0.0.1:5353")]
@@ -80,6 +83,26 @@ enum Command {
         #[arg(long)]
         with_licenses: bool,
     },
+    /// `auditEvents` latency with several filters on a tenant's (large) history.
+    AuditRead {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// Pages followed by cursor before starting again at the first page.
+        #[arg(long, default_value_t = 20)]
+        pages: usize,
+    },
+    /// Writes users' histories (5 events each) straight into a store through the event store,
+    /// with no server: the setup of the audit benchmarks.
+    SeedEvents {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 200_000)]
+        users: u64,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+    },
 }
 
 #[tokio::main]
@@ -100,6 +123,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Read { tenant, requests, pages, with_licenses } => {
             read(&api, &cli.operator_key, &tenant, requests, pages, with_licenses).await?
         }
+        Command::AuditRead { tenant, requests, pages } => audit_read::run(&api, &cli.operator_key, &tenant, requests, pages).await?,
+        Command::SeedEvents { database_url, users, clients } => events::seed(&database_url, users, clients).await?,
     };
     println!("{}", serde_json::to_string_pretty(&result)?);
     if cli.json {

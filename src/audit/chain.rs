@@ -141,6 +141,14 @@ impl Projection for AuditChain {
         &[]
     }
 
+    fn handles(&self, _aggregate_type: &str) -> bool {
+        true
+    }
+
+    fn read_your_writes(&self) -> bool {
+        false
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         let tenant = chain_of(event);
         let head: Option<Head> =

@@ -33,12 +33,14 @@ pub enum Backend {
     Sqlite,
 }
 
-/// Connection pools. On PostgreSQL there are two: `system` connections carry
-/// `tessera.system = on` and may see every tenant (event store, projectors, operator reads);
-/// `read` connections see only the tenant a transaction names, enforced by row-level security.
+/// Connection pools. On PostgreSQL: `system` connections carry `tessera.system = on` and may see
+/// every tenant (event store, operator reads); `projector` connections are the same kind, kept
+/// apart so the projector never queues behind a burst of requests (every request waits for
+/// it); `read` connections see only the tenant a transaction names, enforced by row-level
+/// security.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Postgres { system: PgPool, read: PgPool },
+    Postgres { system: PgPool, projector: PgPool, read: PgPool },
     Sqlite(SqlitePool),
 }
 
@@ -46,23 +48,22 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
-            let system = PgPoolOptions::new()
-                .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
-                .after_connect(|conn, _| {
+            let system_pool = |size: u32| {
+                PgPoolOptions::new().max_connections(size).acquire_timeout(Duration::from_secs(10)).after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute("SET tessera.system = 'on'").await?;
                         Ok(())
                     })
                 })
-                .connect_with(options.clone())
-                .await?;
+            };
+            let system = system_pool(max_connections).connect_with(options.clone()).await?;
+            let projector = system_pool(2).connect_with(options.clone()).await?;
             let read = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;
-            Ok(Self::Postgres { system, read })
+            Ok(Self::Postgres { system, projector, read })
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -129,6 +130,14 @@ impl Db {
         })
     }
 
+    /// A system transaction on the projector's own connections (see `Db`).
+    pub async fn begin_projector(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Self::Postgres { projector, .. } => Tx::Postgres(projector.begin().await?),
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
     /// A read transaction confined to one tenant (by row-level security on PostgreSQL).
     pub async fn begin_tenant(&self, tenant_id: &TenantId) -> Result<Tx, DbError> {
         Ok(match self {
@@ -157,8 +166,9 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Self::Postgres { system, read } => {
+            Self::Postgres { system, projector, read } => {
                 system.close().await;
+                projector.close().await;
                 read.close().await;
             }
             Self::Sqlite(pool) => pool.close().await,

@@ -13,7 +13,7 @@ mod users;
 
 use std::sync::Arc;
 
-pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, reset, run_batch};
+pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, catch_up_all, reset, run_batch};
 
 use crate::db::Tx;
 use crate::eventstore::StoredEvent;
@@ -25,6 +25,13 @@ pub trait Projection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The tables it owns, emptied by a rebuild.
     fn tables(&self) -> &'static [&'static str];
+    /// Whether events of this aggregate type can change its tables; the runner skips the others.
+    fn handles(&self, aggregate_type: &str) -> bool;
+    /// Whether a command waits for this projection before answering (read-your-writes). The
+    /// audit chain does not: no mutation's answer is read from it.
+    fn read_your_writes(&self) -> bool {
+        true
+    }
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError>;
 }
 

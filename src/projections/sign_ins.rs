@@ -18,6 +18,10 @@ impl Projection for SignInsProjection {
         &["sign_ins"]
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        aggregate_type == SignIn::TYPE
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type != SignIn::TYPE {
             return Ok(());
