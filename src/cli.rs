@@ -53,8 +53,10 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
             }
             // One pass over the events feeds every selected read model.
             let reached = projections::catch_up_all(&db, &selected).await?;
-            let names: Vec<_> = selected.iter().map(|p| p.name()).collect();
-            println!("rebuilt {} up to position {} in {:.1} s", names.join(", "), reached.position, started.elapsed().as_secs_f64());
+            let seconds = started.elapsed().as_secs_f64();
+            for projection in &selected {
+                println!("rebuilt {} up to position {} ({seconds:.1} s for all)", projection.name(), reached.position);
+            }
         }
     }
     db.close().await;
