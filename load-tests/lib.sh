@@ -48,6 +48,8 @@ start_pg() {
 psql() { command psql -q -h 127.0.0.1 -p "$pgport" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 pgbench() { "$pgbin/pgbench" -h 127.0.0.1 -p "$pgport" -U postgres "$@"; }
 
+# SERVER_BIN: another `tessera` binary to measure (e.g. an older commit's); the load tool and
+# the baselines stay this build's.
 operator_key="tsk_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
 export TESSERA_LOAD_OPERATOR_KEY="$operator_key"
 start_server() { # name, then environment assignments
@@ -57,7 +59,7 @@ start_server() { # name, then environment assignments
     dns_port=$(free_port udp)
     env "$@" TESSERA_LISTEN="127.0.0.1:$http_port" TESSERA_OPERATOR_KEY="$operator_key" \
         TESSERA_DNS_NAMESERVERS="127.0.0.1:$dns_port" TESSERA_LOG="${TESSERA_LOG:-warn}" \
-        "$bin/tessera" serve >"$out/server-$name.log" 2>&1 &
+        "${SERVER_BIN:-$bin/tessera}" serve >"$out/server-$name.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 600); do
         curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && return 0

@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod context;
+mod cpu_pool;
 pub mod dns;
 mod domains;
 mod error;
@@ -44,6 +45,8 @@ pub struct Tessera {
     key_cache: signing_keys::KeyCache,
     principals: principal_cache::PrincipalCache,
     sign_in_guard: signin::Guard,
+    /// Token signatures run here, off the async executors.
+    signer: cpu_pool::CpuPool,
 }
 
 impl Tessera {
@@ -66,6 +69,7 @@ impl Tessera {
             key_cache: signing_keys::KeyCache::default(),
             principals: principal_cache::PrincipalCache::default(),
             sign_in_guard: signin::Guard::new(),
+            signer: cpu_pool::CpuPool::per_core("token-signer"),
         }
     }
 

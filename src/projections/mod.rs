@@ -33,6 +33,15 @@ pub trait Projection: Send + Sync + 'static {
         true
     }
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError>;
+    /// Applies a batch, in order, inside one transaction. One event at a time unless a
+    /// projection carries state across the batch (the audit chain keeps its chain heads in
+    /// memory rather than reading each back per event).
+    async fn apply_batch(&self, tx: &mut Tx, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(tx, event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Every projection this build knows.

@@ -167,13 +167,12 @@ async fn run_all(db: &Db, projections: &[Arc<dyn Projection>]) -> Result<Outcome
         tx.commit().await?;
         return Ok((checkpoints.into_iter().map(Some).collect(), 0, false));
     };
-    for event in &events {
-        let at = event.checkpoint();
-        for (projection, checkpoint) in projections.iter().zip(&checkpoints) {
-            if at > *checkpoint && projection.handles(&event.aggregate_type) {
-                projection.apply(&mut tx, event).await?;
-            }
-        }
+    // Projection by projection (each owns its tables, so their order does not matter), so a
+    // projection sees its whole batch at once.
+    for (projection, checkpoint) in projections.iter().zip(&checkpoints) {
+        let handled: Vec<&StoredEvent> =
+            events.iter().filter(|e| e.checkpoint() > *checkpoint && projection.handles(&e.aggregate_type)).collect();
+        projection.apply_batch(&mut tx, &handled).await?;
     }
     let behind: Vec<usize> = (0..projections.len()).filter(|&i| checkpoints[i] < last).collect();
     save_checkpoints(&mut tx, behind.iter().map(|&i| projections[i].name()), last).await?;
@@ -219,11 +218,8 @@ pub async fn run_batch(db: &Db, projection: &dyn Projection) -> Result<(Checkpoi
         tx.commit().await?;
         return Ok((checkpoint, 0));
     };
-    for event in &events {
-        if projection.handles(&event.aggregate_type) {
-            projection.apply(&mut tx, event).await?;
-        }
-    }
+    let handled: Vec<&StoredEvent> = events.iter().filter(|e| projection.handles(&e.aggregate_type)).collect();
+    projection.apply_batch(&mut tx, &handled).await?;
     save_checkpoints(&mut tx, std::iter::once(projection.name()), last).await?;
     tx.commit().await?;
     crate::observability::record_projected(projection.name(), events.iter().map(StoredEvent::occurred_at));
