@@ -22,7 +22,12 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Runs `work` on `threads` OS threads for `seconds` after `warmup`; returns operations counted
 /// inside the window.
-fn on_threads(threads: usize, warmup: Duration, seconds: Duration, work: impl Fn() -> anyhow::Result<()> + Send + Sync + 'static) -> anyhow::Result<u64> {
+fn on_threads(
+    threads: usize,
+    warmup: Duration,
+    seconds: Duration,
+    work: impl Fn() -> anyhow::Result<()> + Send + Sync + 'static,
+) -> anyhow::Result<u64> {
     let work = Arc::new(work);
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));

@@ -88,8 +88,9 @@ struct Page {
 impl Page {
     fn hidden(&self, name: &str) -> anyhow::Result<String> {
         let marker = format!("name=\"{name}\" value=\"");
-        let start = self.body.find(&marker).ok_or_else(|| anyhow!("no {name} field on the page (HTTP {}): {}", self.status, self.excerpt()))?
-            + marker.len();
+        let start =
+            self.body.find(&marker).ok_or_else(|| anyhow!("no {name} field on the page (HTTP {}): {}", self.status, self.excerpt()))?
+                + marker.len();
         let len = self.body[start..].find('"').ok_or_else(|| anyhow!("unterminated {name} field"))?;
         Ok(unescape(&self.body[start..start + len]))
     }
@@ -429,7 +430,15 @@ async fn password(pages: &Pages, tenant: &SignInTenant, options: &Options) -> an
 
 /// `tessera-load sessions`: `count` signed-in sessions by real sign-ins of `clients` clients,
 /// written to `out` as `tenant` then `cookie upn` lines.
-pub async fn make_sessions(api: &Api, operator: &str, dns: &Dns, users: usize, clients: usize, count: usize, out: &std::path::Path) -> anyhow::Result<Value> {
+pub async fn make_sessions(
+    api: &Api,
+    operator: &str,
+    dns: &Dns,
+    users: usize,
+    clients: usize,
+    count: usize,
+    out: &std::path::Path,
+) -> anyhow::Result<Value> {
     let tenant = set_up(api, operator, dns, users).await?;
     let pages = Pages::new(&api.base, &tenant.id)?;
     let started = Instant::now();

@@ -113,7 +113,11 @@ impl PasswordHasher {
     pub async fn verify(&self, password: &str, phc: &str) -> Result<bool, AppError> {
         let password = password.to_owned();
         let phc = phc.to_owned();
-        self.pool.run(move || verify_blocking(&password, &phc)).await.map_err(|e| AppError::Internal(e.to_string()))?.map_err(AppError::Internal)
+        self.pool
+            .run(move || verify_blocking(&password, &phc))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(AppError::Internal)
     }
 }
 

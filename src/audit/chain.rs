@@ -71,8 +71,11 @@ impl AuditChain {
         let seq = state.seq + 1;
         let hash = link_hash(&state.prev, event);
         let hex = to_hex(&hash);
-        tx.execute("INSERT INTO audit_chain (tenant_id, seq, position, hash) VALUES ($1, $2, $3, $4)", args![tenant, seq, event.position, hex.clone()])
-            .await?;
+        tx.execute(
+            "INSERT INTO audit_chain (tenant_id, seq, position, hash) VALUES ($1, $2, $3, $4)",
+            args![tenant, seq, event.position, hex.clone()],
+        )
+        .await?;
         state.seq = seq;
         state.prev = hash;
         let due = state.last_signed.is_none_or(|(signed_seq, signed_at)| {

@@ -135,12 +135,21 @@ impl EventStore {
     /// of the global position, which only callers waiting for the projections need. Three
     /// round trips fewer per sign-in. Should the id exist after all, the store's unique
     /// (aggregate, sequence) key refuses the append and the command goes through `execute`.
-    pub async fn append_new<A: Stored>(&self, aggregate_id: &str, command: A::Command, metadata: &EventMetadata) -> Result<usize, StoreError>
+    pub async fn append_new<A: Stored>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<usize, StoreError>
     where
         A::Command: Clone,
     {
-        let mut context =
-            EventStoreAggregateContext { aggregate_id: aggregate_id.to_owned(), aggregate: A::default(), current_sequence: 0, current_snapshot: None };
+        let mut context = EventStoreAggregateContext {
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate: A::default(),
+            current_sequence: 0,
+            current_snapshot: None,
+        };
         let sink = EventSink::<A>::default();
         context.aggregate.handle(command.clone(), &(), &sink).await.map_err(StoreError::Domain)?;
         let events = sink.collect().await;

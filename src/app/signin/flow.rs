@@ -507,7 +507,9 @@ impl Tessera {
             Some(user_id) => user_metadata(checked.tenant_id, user_id),
             None => Self::system_metadata("sign-in", Some(checked.tenant_id)),
         };
-        self.store.append_new::<SignIn>(&attempt_id(checked.tenant_id), SignInCommand::RecordFailure { details, reason }, &metadata).await?;
+        self.store
+            .append_new::<SignIn>(&attempt_id(checked.tenant_id), SignInCommand::RecordFailure { details, reason }, &metadata)
+            .await?;
         Ok(())
     }
 

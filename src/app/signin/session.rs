@@ -72,7 +72,10 @@ fn liveness(row: &SessionRow, now: DateTime<Utc>, idle: TimeDelta, absolute: Tim
 /// (PostgreSQL); only an expiry or a due touch writes.
 pub async fn load(db: &Db, tenant: &str, cookie: &str, idle: TimeDelta, absolute: TimeDelta) -> Result<Option<SessionRow>, AppError> {
     let row: Option<SessionRow> = db
-        .read_optional(&format!("SELECT {COLUMNS} FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2"), args![tenant, hash(cookie)])
+        .read_optional(
+            &format!("SELECT {COLUMNS} FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2"),
+            args![tenant, hash(cookie)],
+        )
         .await?;
     let Some(row) = row else { return Ok(None) };
     let now = Utc::now();
