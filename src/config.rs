@@ -62,6 +62,19 @@ pub struct Settings {
     pub audit_checkpoint_events: i64,
     /// …or when the last signature is older than this (checked as events arrive).
     pub audit_checkpoint_seconds: i64,
+    /// Outbox workers in this process (0: this instance pushes nothing to Microsoft 365).
+    pub outbox_workers: usize,
+    /// How often an idle outbox worker looks for due tasks.
+    pub outbox_poll_ms: u64,
+    /// How long a claimed task is a worker's before another instance may take it over.
+    pub outbox_lease_seconds: u64,
+    /// Attempts before a transiently failing task ends FAILED.
+    pub outbox_max_attempts: u32,
+    /// Backoff after the first failed attempt; doubles per attempt (with jitter) up to the max.
+    pub outbox_backoff_base_ms: u64,
+    pub outbox_backoff_max_ms: u64,
+    /// Timeout of one Microsoft Graph or token request.
+    pub graph_timeout_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +110,14 @@ impl Settings {
             .set_default("token_lifetime_minutes", 60)?
             .set_default("allow_loopback_reply", false)?
             .set_default("audit_checkpoint_events", 1_000)?
-            .set_default("audit_checkpoint_seconds", 60)?;
+            .set_default("audit_checkpoint_seconds", 60)?
+            .set_default("outbox_workers", 4)?
+            .set_default("outbox_poll_ms", 500)?
+            .set_default("outbox_lease_seconds", 120)?
+            .set_default("outbox_max_attempts", 10)?
+            .set_default("outbox_backoff_base_ms", 1_000)?
+            .set_default("outbox_backoff_max_ms", 300_000)?
+            .set_default("graph_timeout_seconds", 30)?;
         let file = file.map(PathBuf::from).or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml).required(true));
@@ -141,6 +161,17 @@ impl Settings {
         crate::audit::CheckpointPolicy {
             every_events: self.audit_checkpoint_events.max(1),
             every_seconds: self.audit_checkpoint_seconds.max(0),
+        }
+    }
+
+    pub fn outbox(&self) -> crate::outbox::OutboxSettings {
+        crate::outbox::OutboxSettings {
+            workers: self.outbox_workers,
+            poll_interval: std::time::Duration::from_millis(self.outbox_poll_ms.max(10)),
+            lease: std::time::Duration::from_secs(self.outbox_lease_seconds.max(1)),
+            max_attempts: self.outbox_max_attempts.max(1),
+            backoff_base: std::time::Duration::from_millis(self.outbox_backoff_base_ms.max(1)),
+            backoff_max: std::time::Duration::from_millis(self.outbox_backoff_max_ms.max(self.outbox_backoff_base_ms).max(1)),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod emulator;
 pub mod eventstore;
 pub mod observability;
+pub mod outbox;
 pub mod projections;
 pub mod read;
 pub mod startup;

@@ -137,14 +137,18 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
     tasks.push(crate::audit::spawn_periodic_signer(db.clone(), crypto.clone(), every, shutdown.clone()));
     let metrics = crate::observability::handle();
     tasks.push(crate::observability::spawn_upkeep(metrics.clone(), shutdown.clone()));
+    let graph = crate::outbox::graph::HttpGraph::new(Duration::from_secs(settings.graph_timeout_seconds.max(1)))
+        .map_err(|e| crate::app::AppError::Internal(format!("Graph client: {e}")))?;
     let app = Arc::new(
         Tessera::new(db, handle, crypto, dns, PasswordHasher::new(settings.argon2())?, Duration::from_millis(settings.projection_wait_ms))
-            .with_sign_in(sign_in),
+            .with_sign_in(sign_in)
+            .with_graph(Arc::new(graph)),
     );
     use secrecy::ExposeSecret as _;
     let bootstrap_key = app.bootstrap_operator(settings.operator_key.as_ref().map(|k| k.expose_secret())).await?;
 
     tasks.push(spawn_key_rollover(app.clone(), Duration::from_secs(settings.key_rollover_check_seconds.max(1)), shutdown.clone()));
+    tasks.extend(crate::outbox::spawn(app.clone(), settings.outbox(), shutdown.clone()));
 
     let schema = api::graphql::schema(app.clone());
     let port = listener.local_addr()?.port();

@@ -8,10 +8,13 @@ mod cpu_pool;
 pub mod dns;
 mod domains;
 mod error;
+pub mod graph;
 mod groups;
+mod microsoft365;
 mod origins;
 mod passwords;
 mod principal_cache;
+mod provisioning;
 pub mod signin;
 mod signing_keys;
 mod tenants;
@@ -23,6 +26,7 @@ use std::time::Duration;
 pub use api_keys::{NewApiKey, hash_secret};
 pub use context::{ClientOrigin, Principal, RequestContext, TenantScope};
 pub use error::AppError;
+pub use microsoft365::{CompatibilityReport, ConnectInput, ConnectionTestReport, REQUIREMENTS, Requirement};
 pub use passwords::{Argon2Params, PasswordHasher};
 pub use signin::SignInSettings;
 pub use users::{NewUser, ProfileInput};
@@ -47,6 +51,7 @@ pub struct Tessera {
     sign_in_guard: signin::Guard,
     /// Token signatures run here, off the async executors.
     signer: cpu_pool::CpuPool,
+    graph: Option<Arc<dyn graph::GraphApi>>,
 }
 
 impl Tessera {
@@ -70,7 +75,14 @@ impl Tessera {
             principals: principal_cache::PrincipalCache::default(),
             sign_in_guard: signin::Guard::new(),
             signer: cpu_pool::CpuPool::per_core("token-signer"),
+            graph: None,
         }
+    }
+
+    /// The Microsoft Graph client (connection tests, the outbox).
+    pub fn with_graph(mut self, graph: Arc<dyn graph::GraphApi>) -> Self {
+        self.graph = Some(graph);
+        self
     }
 
     /// The sign-in settings (public URL, key validity, session timeouts).

@@ -166,8 +166,19 @@ impl Tessera {
         Ok(user_id)
     }
 
+    /// Assigns the user to Microsoft 365, with the tenant's default licenses when the user has a
+    /// usage location (Microsoft 365 refuses licenses without one).
     pub async fn assign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
-        self.user_command(ctx, tenant, user_id, UserCommand::AssignUser).await
+        self.user_command(ctx, tenant, user_id, UserCommand::AssignUser).await?;
+        let tenant_id = ctx.admin_scope(tenant)?.tenant_id();
+        let defaults = self.active_tenant(tenant_id).await?.default_licenses;
+        let user = self.load::<User>(&user_id_key(tenant_id, user_id)).await?;
+        if user.usage_location.is_some() {
+            for sku_id in defaults.into_iter().filter(|sku| !user.licenses.contains(sku)) {
+                self.run::<User>(ctx, Some(tenant_id), &user_id_key(tenant_id, user_id), UserCommand::GrantLicense { sku_id }).await?;
+            }
+        }
+        Ok(user_id)
     }
 
     pub async fn unassign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {

@@ -8,6 +8,8 @@ use super::scratch;
 use crate::db::{Db, Row, Tx};
 use crate::eventstore::Checkpoint;
 use crate::projections;
+use crate::read::microsoft365::{CompatibilityRow, ConnectionRow};
+use crate::read::outbox::TaskRow;
 use crate::read::sign_ins::SignInRow;
 use crate::read::signing_keys::SigningKeyRow;
 use crate::read::{api_keys::ApiKeyRow, domains::DomainRow, groups::GroupRow, tenants::TenantRow, users::UserRow};
@@ -64,6 +66,29 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
     out.insert("api_keys".into(), lines::<ApiKeyRow>(&mut tx, "SELECT * FROM api_keys").await?);
     out.insert("signing_keys".into(), lines::<SigningKeyRow>(&mut tx, "SELECT * FROM signing_keys").await?);
     out.insert("sign_ins".into(), lines::<SignInRow>(&mut tx, "SELECT * FROM sign_ins").await?);
+    out.insert("microsoft365_connections".into(), lines::<ConnectionRow>(&mut tx, "SELECT * FROM microsoft365_connections").await?);
+    out.insert("microsoft365_compatibility".into(), lines::<CompatibilityRow>(&mut tx, "SELECT * FROM microsoft365_compatibility").await?);
+    // The claim columns are the workers', not derived from events.
+    out.insert(
+        "outbox_tasks".into(),
+        lines::<TaskRow>(&mut tx, &format!("SELECT {} FROM outbox_tasks", crate::read::outbox::COLUMNS)).await?,
+    );
+    out.insert(
+        "outbox_tenants".into(),
+        lines::<Triple>(
+            &mut tx,
+            "SELECT tenant_id AS a, CASE WHEN connected THEN 'connected' ELSE 'not connected' END AS b, deprovision_action AS c FROM outbox_tenants",
+        )
+        .await?,
+    );
+    out.insert(
+        "outbox_users".into(),
+        lines::<Triple>(
+            &mut tx,
+            "SELECT tenant_id AS a, user_id || CASE WHEN assigned THEN ' assigned' ELSE '' END AS b, COALESCE(graph_object_id, '') AS c FROM outbox_users",
+        )
+        .await?,
+    );
     tx.commit().await?;
     for rows in out.values_mut() {
         rows.sort();

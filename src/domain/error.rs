@@ -39,6 +39,9 @@ pub enum Reason {
     ApiKeyRevoked,
     NextSigningKeyExists,
     NoNextSigningKey,
+    TaskNotFailed,
+    TaskSucceeded,
+    Microsoft365NotConnected,
 }
 
 impl Reason {
@@ -60,6 +63,9 @@ impl Reason {
             Self::ApiKeyRevoked => "API_KEY_REVOKED",
             Self::NextSigningKeyExists => "NEXT_SIGNING_KEY_EXISTS",
             Self::NoNextSigningKey => "NO_NEXT_SIGNING_KEY",
+            Self::TaskNotFailed => "TASK_NOT_FAILED",
+            Self::TaskSucceeded => "TASK_ALREADY_SUCCEEDED",
+            Self::Microsoft365NotConnected => "MICROSOFT365_NOT_CONNECTED",
         }
     }
 }

@@ -9,6 +9,8 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::claim::UniqueClaim;
 use crate::domain::custom_domain::CustomDomain;
 use crate::domain::group::Group;
+use crate::domain::microsoft365::Microsoft365Connection;
+use crate::domain::provisioning::ProvisioningTask;
 use crate::domain::sign_in::SignIn;
 use crate::domain::signing_key::SigningKeys;
 use crate::domain::tenant::Tenant;
@@ -80,6 +82,8 @@ stores! {
     api_keys: ApiKey,
     signing_keys: SigningKeys,
     sign_ins: SignIn,
+    microsoft365: Microsoft365Connection,
+    provisioning_tasks: ProvisioningTask,
 }
 
 /// How often a command is re-decided on fresh state after losing an optimistic-concurrency race

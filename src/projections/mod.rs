@@ -5,6 +5,8 @@
 mod api_keys;
 mod domains;
 mod groups;
+mod microsoft365;
+mod outbox;
 mod runner;
 mod sign_ins;
 mod signing_keys;
@@ -54,6 +56,8 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(api_keys::ApiKeysProjection),
         Arc::new(signing_keys::SigningKeysProjection),
         Arc::new(sign_ins::SignInsProjection),
+        Arc::new(microsoft365::Microsoft365Projection),
+        Arc::new(outbox::OutboxProjection),
     ]
 }
 

@@ -7,6 +7,8 @@ pub mod audit;
 pub mod domains;
 pub mod groups;
 pub mod health;
+pub mod microsoft365;
+pub mod outbox;
 pub mod sign_ins;
 pub mod signing_keys;
 pub mod tenants;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::read::audit::{AuditEventRow, AuditFilter};
 
 /// Fields that hold a secret's verifier or ciphertext: never served by the API.
-const SECRET_FIELDS: [&str; 2] = ["secret_hash", "password_hash"];
+const SECRET_FIELDS: [&str; 4] = ["secret_hash", "password_hash", "sealed_client_secret", "sealed_private_key"];
 
 fn redacted(value: &Value) -> Value {
     match value {

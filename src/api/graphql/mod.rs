@@ -3,8 +3,10 @@
 mod audit;
 mod codes;
 mod endpoint;
+mod microsoft365;
 mod mutation;
 mod payload;
+mod provisioning;
 mod query;
 mod sign_in;
 mod subscription;

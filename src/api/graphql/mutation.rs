@@ -56,6 +56,53 @@ fn group_id(caller: &RequestContext, id: &ID) -> Res<GroupId> {
 /// Every command of the admin API. Each returns the object as it is after the change.
 #[Object]
 impl Mutation {
+    /// Connects the tenant's Microsoft 365 (Entra ID) tenant: the app registration's ids and
+    /// either its client secret (stored encrypted, never shown) or `generateCertificate: true`
+    /// (upload the returned certificate to the app registration). Re-connecting replaces it.
+    async fn connect_microsoft365(
+        &self,
+        ctx: &Context<'_>,
+        input: super::microsoft365::ConnectMicrosoft365Input,
+        tenant_id: Option<ID>,
+    ) -> Res<super::microsoft365::Microsoft365Connection> {
+        super::microsoft365::connect(ctx, input, tenant_id.as_ref()).await
+    }
+
+    /// Forgets the connection (its secret included); nothing more is pushed to Microsoft 365.
+    async fn disconnect_microsoft365(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> Res<bool> {
+        super::microsoft365::disconnect(ctx, tenant_id.as_ref()).await
+    }
+
+    /// Gets a token and calls Graph; reports (and records) missing permissions and errors.
+    async fn test_connection(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> Res<super::microsoft365::ConnectionTest> {
+        super::microsoft365::test(ctx, tenant_id.as_ref()).await
+    }
+
+    /// Checks through Graph whether a domain can be federated; records the findings.
+    async fn verify_compatibility(
+        &self,
+        ctx: &Context<'_>,
+        domain: String,
+        tenant_id: Option<ID>,
+    ) -> Res<super::microsoft365::Compatibility> {
+        super::microsoft365::verify(ctx, &domain, tenant_id.as_ref()).await
+    }
+
+    /// Puts a FAILED provisioning task back in line.
+    async fn retry_task(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<super::provisioning::ProvisioningTask> {
+        super::provisioning::retry(ctx, &id, tenant_id.as_ref()).await
+    }
+
+    /// Puts every FAILED provisioning task of the tenant back in line; returns how many.
+    async fn retry_failed_tasks(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> Res<i32> {
+        super::provisioning::retry_failed(ctx, tenant_id.as_ref()).await
+    }
+
+    /// Cancels a provisioning task that has not succeeded; later tasks of its object go ahead.
+    async fn cancel_task(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<super::provisioning::ProvisioningTask> {
+        super::provisioning::cancel(ctx, &id, tenant_id.as_ref()).await
+    }
+
     /// Creates a tenant (operator keys only).
     async fn create_tenant(&self, ctx: &Context<'_>, name: String) -> Res<Tenant> {
         let caller = caller(ctx)?;

@@ -155,6 +155,38 @@ impl Query {
         Ok(row.map(|row| Group { row, scope, past }))
     }
 
+    /// The tenant's Microsoft 365 connection (null when not connected). Never shows secrets.
+    async fn microsoft365_connection(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<ID>,
+    ) -> async_graphql::Result<Option<super::microsoft365::Microsoft365Connection>> {
+        super::microsoft365::connection(ctx, tenant_id.as_ref()).await
+    }
+
+    /// The provisioning outbox: tasks pushing changes to Microsoft 365, oldest first, filtered
+    /// by status and user (Relay cursor connection; `first` at most 100).
+    async fn provisioning_tasks(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<ID>,
+        status: Option<super::provisioning::TaskStatus>,
+        user_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, super::provisioning::ProvisioningTask>> {
+        super::provisioning::tasks(ctx, tenant_id.as_ref(), status, user_id, first, after).await
+    }
+
+    async fn provisioning_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tenant_id: Option<ID>,
+    ) -> async_graphql::Result<Option<super::provisioning::ProvisioningTask>> {
+        super::provisioning::task(ctx, &id, tenant_id.as_ref()).await
+    }
+
     /// A user's sign-in attempts at the WS-Federation endpoint, newest first (`first` at most
     /// 100): why each failed, or exactly which claims were sent to Microsoft.
     async fn sign_ins(

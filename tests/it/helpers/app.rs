@@ -78,6 +78,14 @@ pub fn settings(database_url: &str, data_dir: PathBuf, dns: std::net::SocketAddr
         // Sign often, so tamper tests have signed checkpoints to break.
         audit_checkpoint_events: 3,
         audit_checkpoint_seconds: 3_600,
+        // Fast retries against the emulator; its Retry-After (1 s by default) still applies.
+        outbox_workers: 4,
+        outbox_poll_ms: 100,
+        outbox_lease_seconds: 60,
+        outbox_max_attempts: 30,
+        outbox_backoff_base_ms: 50,
+        outbox_backoff_max_ms: 2_000,
+        graph_timeout_seconds: 5,
     }
 }
 

@@ -1,5 +1,6 @@
 mod app;
 mod dns;
+pub mod graph;
 
 #[allow(unused_imports)]
 pub use app::{Backend, TestApp, code, fresh_database, settings, spawn_app};

@@ -1,0 +1,87 @@
+//! Claiming tasks. A task is due when it is PENDING, its next attempt is due, no worker holds
+//! an unexpired lease on it, and no earlier task for the same target object is still open
+//! (PENDING or FAILED): FIFO per object, parallel across objects. On PostgreSQL the candidate
+//! row is locked `FOR UPDATE SKIP LOCKED`, so workers of several Tessera instances never take
+//! the same task; SQLite has one writer, whose `BEGIN IMMEDIATE` transaction is the lock.
+
+use std::time::Duration;
+
+use crate::args;
+use crate::db::{Backend, Db, DbError};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub tenant_id: String,
+    pub task_id: String,
+    pub kind: String,
+    pub target: String,
+    pub user_id: Option<String>,
+    pub sku_id: Option<String>,
+    pub attempts: i64,
+    pub round_attempts: i64,
+    /// The user's Microsoft 365 object id, once a task created or matched it.
+    pub graph_object_id: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Due {
+    #[allow(dead_code)] // only its presence matters
+    due: i64,
+}
+
+const DUE: &str = "SELECT t.tenant_id, t.task_id, t.kind, t.target, t.user_id, t.sku_id, t.attempts, t.round_attempts, u.graph_object_id
+  FROM outbox_tasks t
+  LEFT JOIN outbox_users u ON u.tenant_id = t.tenant_id AND u.user_id = t.user_id
+ WHERE t.status = 'PENDING' AND t.next_attempt_at <= $1 AND (t.lease_until IS NULL OR t.lease_until <= $1)
+   AND NOT EXISTS (SELECT 1 FROM outbox_tasks p
+                    WHERE p.tenant_id = t.tenant_id AND p.target = t.target AND p.seq < t.seq
+                      AND p.status IN ('PENDING', 'FAILED'))
+ ORDER BY t.seq
+ LIMIT 1";
+
+/// Takes the oldest due task, leasing it to `worker` for `lease`.
+pub async fn claim(db: &Db, worker: &str, lease: Duration) -> Result<Option<Claimed>, DbError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let sql = match db.backend() {
+        Backend::Postgres => format!("{DUE} FOR UPDATE OF t SKIP LOCKED"),
+        Backend::Sqlite => DUE.to_owned(),
+    };
+    // A cheap look first: idle workers poll often, and on SQLite every claim transaction takes
+    // the database's one write lock.
+    let mut look = db.begin_read().await?;
+    let due: Option<Due> = look
+        .fetch_optional(
+            "SELECT CAST(1 AS BIGINT) AS due FROM outbox_tasks WHERE status = 'PENDING' AND next_attempt_at <= $1
+                AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1",
+            args![now],
+        )
+        .await?;
+    look.commit().await?;
+    if due.is_none() {
+        return Ok(None);
+    }
+    let mut tx = db.begin_system().await?;
+    let claimed: Option<Claimed> = tx.fetch_optional(&sql, args![now]).await?;
+    if let Some(task) = &claimed {
+        let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        tx.execute(
+            "UPDATE outbox_tasks SET lease_until = $1, claimed_by = $2 WHERE tenant_id = $3 AND task_id = $4",
+            args![until, worker, task.tenant_id.clone(), task.task_id.clone()],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Gives a task back without an outcome (the worker could not even try, e.g. the database
+/// failed): due again at once for another worker.
+pub async fn release(db: &Db, task: &Claimed, worker: &str) -> Result<(), DbError> {
+    let mut tx = db.begin_system().await?;
+    tx.execute(
+        "UPDATE outbox_tasks SET lease_until = NULL, claimed_by = NULL WHERE tenant_id = $1 AND task_id = $2 AND claimed_by = $3",
+        args![task.tenant_id.clone(), task.task_id.clone(), worker],
+    )
+    .await?;
+    tx.commit().await
+}

@@ -1,0 +1,126 @@
+//! The workers: each claims one due task at a time, runs it against Graph, and records the
+//! outcome as an event. They stop between tasks when the server shuts down.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::claim::{self, Claimed};
+use super::execute::Executor;
+use super::{OutboxSettings, backoff};
+use crate::app::graph::GraphError;
+use crate::app::{AppError, Tessera};
+use crate::domain::provisioning::{AttemptOutcome, TaskKind};
+use crate::domain::values::{TenantId, UserId};
+
+/// Spawns `settings.workers` workers; they return when `shutdown` fires (after finishing the
+/// task in hand).
+pub fn spawn(app: Arc<Tessera>, settings: OutboxSettings, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    (0..settings.workers)
+        .map(|n| {
+            let worker = Worker { app: app.clone(), settings: settings.clone(), name: format!("{}-{n}", &instance[..12]) };
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { worker.run(shutdown).await })
+        })
+        .collect()
+}
+
+struct Worker {
+    app: Arc<Tessera>,
+    settings: OutboxSettings,
+    name: String,
+}
+
+impl Worker {
+    async fn run(self, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let pause = match claim::claim(self.app.db(), &self.name, self.settings.lease).await {
+                Ok(Some(task)) => {
+                    failures = 0;
+                    self.handle(&task).await;
+                    continue;
+                }
+                Ok(None) => self.settings.poll_interval,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::error!(worker = %self.name, %error, "claiming a provisioning task failed");
+                    self.settings.poll_interval.saturating_mul(failures.min(20))
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant = %task.tenant_id, task = %task.task_id, kind = %task.kind))]
+    async fn handle(&self, task: &Claimed) {
+        let outcome = match self.attempt(task).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // Tessera's own trouble (database, decryption), not Microsoft's: no attempt was
+                // made, so none is recorded; the task goes back in line.
+                tracing::error!(%error, "could not attempt a provisioning task");
+                if let Err(error) = claim::release(self.app.db(), task, &self.name).await {
+                    tracing::error!(%error, "could not release a provisioning task; its lease will expire");
+                }
+                return;
+            }
+        };
+        let Ok(tenant_id) = TenantId::parse(&task.tenant_id) else { return };
+        if let Err(error) = self.app.record_attempt(tenant_id, &task.task_id, &task.kind, &task.target, outcome).await {
+            tracing::error!(%error, "could not record a provisioning attempt; its lease will expire and it will run again");
+        }
+    }
+
+    async fn attempt(&self, task: &Claimed) -> Result<AttemptOutcome, AppError> {
+        let tenant_id = TenantId::parse(&task.tenant_id)?;
+        let result = match TaskKind::parse(&task.kind) {
+            None => Err(GraphError::local("UNKNOWN_TASK", format!("unknown task kind {}", task.kind))),
+            Some(kind) => self.push(task, tenant_id, kind).await?,
+        };
+        Ok(match result {
+            Ok(done) => {
+                tracing::info!(detail = %done.detail, "provisioning task succeeded");
+                AttemptOutcome::Succeeded { graph_object_id: done.graph_object_id, detail: done.detail }
+            }
+            Err(error) => {
+                let attempt = u32::try_from(task.round_attempts).unwrap_or(u32::MAX).saturating_add(1);
+                if error.is_retryable() && attempt < self.settings.max_attempts {
+                    let delay = backoff::delay(attempt, self.settings.backoff_base, self.settings.backoff_max, error.retry_after);
+                    tracing::warn!(%error, attempt, delay_ms = delay.as_millis() as u64, "provisioning attempt failed; will retry");
+                    let retry_at = chrono::Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
+                    AttemptOutcome::Retrying { error: error.failure, retry_at }
+                } else {
+                    tracing::warn!(%error, attempt, "provisioning task failed");
+                    AttemptOutcome::Failed { error: error.failure }
+                }
+            }
+        })
+    }
+
+    /// The Graph side of a task; the outer error is Tessera's own failure.
+    async fn push(
+        &self,
+        task: &Claimed,
+        tenant_id: TenantId,
+        kind: TaskKind,
+    ) -> Result<Result<super::execute::Done, GraphError>, AppError> {
+        let connection = match self.app.open_connection(tenant_id).await {
+            Ok(connection) => connection,
+            Err(AppError::PreconditionFailed { message, .. }) => return Ok(Err(GraphError::local("MICROSOFT365_NOT_CONNECTED", message))),
+            Err(e) => return Err(e),
+        };
+        let user_id = task.user_id.as_deref().map(UserId::parse).transpose()?;
+        let Some(user_id) = user_id else {
+            return Ok(Err(GraphError::local("UNKNOWN_TARGET", format!("task target {} is not a user", task.target))));
+        };
+        let user = self.app.user_state(tenant_id, user_id).await?;
+        let graph = self.app.graph()?;
+        let executor = Executor { graph: graph.as_ref(), connection: &connection };
+        Ok(executor.run(task, kind, &user).await)
+    }
+}

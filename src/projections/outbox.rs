@@ -1,0 +1,283 @@
+//! The outbox projection: derives provisioning tasks from events (none lost: it is checkpointed
+//! like every read model) and follows each task's outcome events. Tasks are derived only for
+//! tenants connected to Microsoft 365 and for users assigned to it.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use cqrs_es::Aggregate;
+use sha2::{Digest as _, Sha256};
+
+use super::{Projection, ProjectionError, decode, local_id, tenant_of};
+use crate::args;
+use crate::db::Tx;
+use crate::domain::microsoft365::{Microsoft365Connection, Microsoft365Event};
+use crate::domain::provisioning::{ProvisioningTask, TaskEvent, TaskKind};
+use crate::domain::tenant::{DeprovisionAction, Tenant, TenantEvent};
+use crate::domain::user::{User, UserEvent};
+use crate::eventstore::StoredEvent;
+
+/// How long after unassignment the DELETE deprovision action waits; re-assignment within it
+/// cancels the deletion.
+pub const DELETE_GRACE: TimeDelta = TimeDelta::days(3);
+
+pub struct OutboxProjection;
+
+/// A task id derived from the event that made it, so a rebuild derives the same ids and finds
+/// the outcome events recorded under them.
+fn task_id(event: &StoredEvent, index: usize) -> String {
+    let digest = Sha256::digest(format!("{}|{}|{}|{index}", event.aggregate_type, event.aggregate_id, event.sequence));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn action_text(action: DeprovisionAction) -> &'static str {
+    match action {
+        DeprovisionAction::BlockSignIn => "BLOCK_SIGN_IN",
+        DeprovisionAction::Delete => "DELETE",
+        DeprovisionAction::None => "NONE",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantState {
+    connected: bool,
+    deprovision_action: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserState {
+    assigned: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    kind: String,
+    user_id: Option<String>,
+}
+
+struct Derive<'a> {
+    event: &'a StoredEvent,
+    tenant: String,
+    user: String,
+    at: DateTime<Utc>,
+    made: usize,
+}
+
+impl Derive<'_> {
+    async fn task(&mut self, tx: &mut Tx, kind: TaskKind, sku: Option<String>, due: DateTime<Utc>) -> Result<(), ProjectionError> {
+        let id = task_id(self.event, self.made);
+        self.made += 1;
+        tx.execute(
+            "INSERT INTO outbox_tasks (tenant_id, task_id, seq, target, kind, user_id, sku_id, status, attempts, round_attempts,
+                                       next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_tasks), $3, $4, $5, $6, 'PENDING', 0, 0, $7, $8, $9)
+             ON CONFLICT (tenant_id, task_id) DO NOTHING",
+            args![
+                self.tenant.clone(),
+                id,
+                format!("user:{}", self.user),
+                kind.as_str(),
+                self.user.clone(),
+                sku,
+                millis(due),
+                self.at,
+                self.at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant's deprovision action for a user who is no longer assigned.
+    async fn deprovision(&mut self, tx: &mut Tx, action: &str) -> Result<(), ProjectionError> {
+        match action {
+            "DELETE" => self.task(tx, TaskKind::DeleteUser, None, self.at + DELETE_GRACE).await,
+            "NONE" => Ok(()),
+            _ => self.task(tx, TaskKind::DisableUser, None, self.at).await,
+        }
+    }
+}
+
+async fn tenant_state(tx: &mut Tx, tenant: &str) -> Result<TenantState, ProjectionError> {
+    let row: Option<TenantState> =
+        tx.fetch_optional("SELECT connected, deprovision_action FROM outbox_tenants WHERE tenant_id = $1", args![tenant]).await?;
+    Ok(row.unwrap_or(TenantState { connected: false, deprovision_action: "BLOCK_SIGN_IN".into() }))
+}
+
+async fn assigned(tx: &mut Tx, tenant: &str, user: &str) -> Result<bool, ProjectionError> {
+    let row: Option<UserState> =
+        tx.fetch_optional("SELECT assigned FROM outbox_users WHERE tenant_id = $1 AND user_id = $2", args![tenant, user]).await?;
+    Ok(row.is_some_and(|r| r.assigned))
+}
+
+async fn set_assigned(tx: &mut Tx, tenant: &str, user: &str, value: bool) -> Result<(), ProjectionError> {
+    tx.execute(
+        "INSERT INTO outbox_users (tenant_id, user_id, assigned) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, user_id) DO UPDATE SET assigned = excluded.assigned",
+        args![tenant, user, value],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+    let tenant = tenant_of(event)?;
+    let user = local_id(event).to_owned();
+    let at = event.occurred_at();
+    let user_event = decode::<UserEvent>(event)?;
+    let was_assigned = assigned(tx, &tenant, &user).await?;
+    let state = tenant_state(tx, &tenant).await?;
+    let mut derive = Derive { event, tenant: tenant.clone(), user: user.clone(), at, made: 0 };
+    match user_event {
+        UserEvent::UserCreated { .. } => set_assigned(tx, &tenant, &user, false).await?,
+        UserEvent::UserAssigned => {
+            set_assigned(tx, &tenant, &user, true).await?;
+            // Re-assigned within the grace period: the deletion is off.
+            tx.execute(
+                "UPDATE outbox_tasks SET status = 'CANCELLED', detail = 're-assigned within the grace period', updated_at = $1
+                  WHERE tenant_id = $2 AND user_id = $3 AND kind = 'DELETE_USER' AND status = 'PENDING'",
+                args![at, tenant.clone(), user.clone()],
+            )
+            .await?;
+            if state.connected {
+                derive.task(tx, TaskKind::ProvisionUser, None, at).await?;
+            }
+        }
+        UserEvent::UserUnassigned | UserEvent::UserDeleted if was_assigned => {
+            set_assigned(tx, &tenant, &user, false).await?;
+            if state.connected {
+                derive.deprovision(tx, &state.deprovision_action).await?;
+            }
+        }
+        other if was_assigned && state.connected => {
+            let (kind, sku) = match other {
+                UserEvent::UserProfileUpdated { .. } | UserEvent::UsageLocationSet { .. } => (TaskKind::UpdateUser, None),
+                UserEvent::UserSuspended => (TaskKind::DisableUser, None),
+                UserEvent::UserReactivated => (TaskKind::EnableUser, None),
+                UserEvent::LicenseGranted { sku_id } => (TaskKind::GrantLicense, Some(sku_id.to_string())),
+                UserEvent::LicenseRevoked { sku_id } => (TaskKind::RevokeLicense, Some(sku_id.to_string())),
+                _ => return Ok(()),
+            };
+            derive.task(tx, kind, sku, at).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn apply_task(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+    let tenant = tenant_of(event)?;
+    let task = local_id(event).to_owned();
+    let at = event.occurred_at();
+    let error_json = |e: &crate::domain::microsoft365::GraphFailure| serde_json::to_string(e).unwrap_or_default();
+    match decode::<TaskEvent>(event)? {
+        TaskEvent::ProvisioningAttemptFailed { attempt, error, retry_at, .. } => {
+            tx.execute(
+                "UPDATE outbox_tasks SET attempts = $1, round_attempts = round_attempts + 1, last_error = $2, next_attempt_at = $3,
+                        lease_until = NULL, claimed_by = NULL, updated_at = $4
+                  WHERE tenant_id = $5 AND task_id = $6",
+                args![i64::from(attempt), error_json(&error), millis(retry_at), at, tenant, task],
+            )
+            .await?;
+        }
+        TaskEvent::ProvisioningTaskSucceeded { attempt, graph_object_id, detail, .. } => {
+            tx.execute(
+                "UPDATE outbox_tasks SET status = 'SUCCEEDED', attempts = $1, round_attempts = round_attempts + 1, graph_object_id = $2,
+                        detail = $3, lease_until = NULL, claimed_by = NULL, updated_at = $4
+                  WHERE tenant_id = $5 AND task_id = $6",
+                args![i64::from(attempt), graph_object_id.clone(), detail, at, tenant.clone(), task.clone()],
+            )
+            .await?;
+            let row: Option<TaskRow> = tx
+                .fetch_optional("SELECT kind, user_id FROM outbox_tasks WHERE tenant_id = $1 AND task_id = $2", args![tenant.clone(), task])
+                .await?;
+            if let Some(TaskRow { kind, user_id: Some(user) }) = row {
+                // Later tasks address the user by its Graph object id; a deleted one has none.
+                let object_id = if kind == TaskKind::DeleteUser.as_str() { None } else { graph_object_id };
+                if object_id.is_some() || kind == TaskKind::DeleteUser.as_str() {
+                    tx.execute(
+                        "UPDATE outbox_users SET graph_object_id = $1 WHERE tenant_id = $2 AND user_id = $3",
+                        args![object_id, tenant, user],
+                    )
+                    .await?;
+                }
+            }
+        }
+        TaskEvent::ProvisioningTaskFailed { attempt, error, .. } => {
+            tx.execute(
+                "UPDATE outbox_tasks SET status = CASE WHEN status = 'CANCELLED' THEN status ELSE 'FAILED' END, attempts = $1,
+                        round_attempts = round_attempts + 1, last_error = $2, lease_until = NULL, claimed_by = NULL, updated_at = $3
+                  WHERE tenant_id = $4 AND task_id = $5",
+                args![i64::from(attempt), error_json(&error), at, tenant, task],
+            )
+            .await?;
+        }
+        TaskEvent::ProvisioningTaskRetried => {
+            tx.execute(
+                "UPDATE outbox_tasks SET status = 'PENDING', round_attempts = 0, next_attempt_at = $1, lease_until = NULL,
+                        claimed_by = NULL, updated_at = $2
+                  WHERE tenant_id = $3 AND task_id = $4",
+                args![millis(at), at, tenant, task],
+            )
+            .await?;
+        }
+        TaskEvent::ProvisioningTaskCancelled => {
+            tx.execute(
+                "UPDATE outbox_tasks SET status = 'CANCELLED', lease_until = NULL, claimed_by = NULL, updated_at = $1
+                  WHERE tenant_id = $2 AND task_id = $3",
+                args![at, tenant, task],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Projection for OutboxProjection {
+    fn name(&self) -> &'static str {
+        "outbox"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["outbox_tasks", "outbox_tenants", "outbox_users"]
+    }
+
+    async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+        if event.aggregate_type == User::TYPE {
+            return apply_user(tx, event).await;
+        }
+        if event.aggregate_type == ProvisioningTask::TYPE {
+            return apply_task(tx, event).await;
+        }
+        if event.aggregate_type == Microsoft365Connection::TYPE {
+            let connected = match decode::<Microsoft365Event>(event)? {
+                Microsoft365Event::Microsoft365Connected { .. } => true,
+                Microsoft365Event::Microsoft365Disconnected => false,
+                _ => return Ok(()),
+            };
+            tx.execute(
+                "INSERT INTO outbox_tenants (tenant_id, connected, deprovision_action) VALUES ($1, $2, 'BLOCK_SIGN_IN')
+                 ON CONFLICT (tenant_id) DO UPDATE SET connected = excluded.connected",
+                args![tenant_of(event)?, connected],
+            )
+            .await?;
+            return Ok(());
+        }
+        if event.aggregate_type == Tenant::TYPE
+            && let TenantEvent::DeprovisionActionSet { action } = decode::<TenantEvent>(event)?
+        {
+            tx.execute(
+                "INSERT INTO outbox_tenants (tenant_id, connected, deprovision_action) VALUES ($1, false, $2)
+                 ON CONFLICT (tenant_id) DO UPDATE SET deprovision_action = excluded.deprovision_action",
+                args![tenant_of(event)?, action_text(action)],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
