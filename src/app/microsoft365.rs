@@ -12,6 +12,7 @@ use super::graph::{GraphApi, GraphConnection, GraphCredential, GraphError, Graph
 use super::{AppError, RequestContext, Tessera};
 use crate::domain::microsoft365::{
     ConnectionCredential, ConnectionSettings, Finding, FindingReason, GraphFailure, Microsoft365Command, Microsoft365Connection,
+    SubscribedSku,
 };
 use crate::domain::values::{DomainName, TenantId};
 use crate::domain::{Reason, SealedSecret};
@@ -314,6 +315,44 @@ impl Tessera {
         let command = Microsoft365Command::RecordCompatibility { domain: domain.clone(), findings: findings.clone() };
         self.run::<Microsoft365Connection>(ctx, Some(tenant_id), &tenant_id.to_string(), command).await?;
         Ok(CompatibilityReport { domain: domain.to_string(), compatible: findings.is_empty(), findings })
+    }
+
+    /// `RefreshLicenses`: reads `subscribedSkus` and records it (`SubscribedSkusRefreshed`), so
+    /// grants can be checked for units left before any call.
+    pub async fn refresh_licenses(&self, ctx: &RequestContext, tenant: Option<TenantId>) -> Result<Vec<SubscribedSku>, AppError> {
+        let scope = ctx.admin_scope(tenant)?;
+        let tenant_id = scope.tenant_id();
+        let connection = self.open_connection(tenant_id).await?;
+        let request = GraphRequest::new(Method::Get, "/subscribedSkus").query("$select", "skuId,skuPartNumber,prepaidUnits,consumedUnits");
+        let body = self.graph()?.call(&connection, request).await.map_err(|e| {
+            AppError::precondition(
+                Reason::GraphCallFailed,
+                format!(
+                    "Microsoft Graph did not list the subscribed licenses: {} {}{}",
+                    e.failure.code,
+                    e.failure.message,
+                    e.failure.request_id.map(|id| format!(" (request-id {id})")).unwrap_or_default()
+                ),
+            )
+        })?;
+        let skus: Vec<SubscribedSku> = body
+            .body
+            .get("value")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|sku| {
+                Some(SubscribedSku {
+                    sku_id: sku["skuId"].as_str()?.to_ascii_lowercase(),
+                    sku_part_number: sku["skuPartNumber"].as_str().unwrap_or_default().to_owned(),
+                    enabled: sku["prepaidUnits"]["enabled"].as_i64().unwrap_or(0),
+                    consumed: sku["consumedUnits"].as_i64().unwrap_or(0),
+                })
+            })
+            .collect();
+        let command = Microsoft365Command::RecordSubscribedSkus { skus: skus.clone() };
+        self.run::<Microsoft365Connection>(ctx, Some(tenant_id), &tenant_id.to_string(), command).await?;
+        Ok(skus)
     }
 
     async fn domain_findings(&self, connection: &GraphConnection, domain: &DomainName) -> Result<Vec<Finding>, AppError> {

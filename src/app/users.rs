@@ -204,6 +204,19 @@ impl Tessera {
         sku_id: &str,
     ) -> Result<UserId, AppError> {
         let sku_id = SkuId::parse(sku_id)?;
+        let read = ctx.read_scope(tenant)?;
+        // Microsoft's numbers as of the last refreshLicenses: refused before any call to Graph.
+        if let Some(sku) = crate::read::microsoft365::sku(self.db(), &read, &sku_id.to_string()).await?
+            && sku.enabled - sku.consumed <= 0
+        {
+            return Err(AppError::precondition(
+                crate::domain::Reason::NoLicenseUnitsLeft,
+                format!(
+                    "no {} units are left in Microsoft 365 ({} enabled, {} consumed at the last refreshLicenses)",
+                    sku.sku_part_number, sku.enabled, sku.consumed
+                ),
+            ));
+        }
         self.user_command(ctx, tenant, user_id, UserCommand::GrantLicense { sku_id }).await
     }
 

@@ -8,7 +8,7 @@ use super::scratch;
 use crate::db::{Db, Row, Tx};
 use crate::eventstore::Checkpoint;
 use crate::projections;
-use crate::read::microsoft365::{CompatibilityRow, ConnectionRow};
+use crate::read::microsoft365::{CompatibilityRow, ConnectionRow, SkuRow};
 use crate::read::outbox::TaskRow;
 use crate::read::sign_ins::SignInRow;
 use crate::read::signing_keys::SigningKeyRow;
@@ -68,6 +68,7 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
     out.insert("sign_ins".into(), lines::<SignInRow>(&mut tx, "SELECT * FROM sign_ins").await?);
     out.insert("microsoft365_connections".into(), lines::<ConnectionRow>(&mut tx, "SELECT * FROM microsoft365_connections").await?);
     out.insert("microsoft365_compatibility".into(), lines::<CompatibilityRow>(&mut tx, "SELECT * FROM microsoft365_compatibility").await?);
+    out.insert("microsoft365_skus".into(), lines::<SkuRow>(&mut tx, "SELECT * FROM microsoft365_skus").await?);
     // The claim columns are the workers', not derived from events.
     out.insert(
         "outbox_tasks".into(),

@@ -42,6 +42,9 @@ pub enum Reason {
     TaskNotFailed,
     TaskSucceeded,
     Microsoft365NotConnected,
+    FederationNotConfirmed,
+    GraphCallFailed,
+    NoLicenseUnitsLeft,
 }
 
 impl Reason {
@@ -66,6 +69,9 @@ impl Reason {
             Self::TaskNotFailed => "TASK_NOT_FAILED",
             Self::TaskSucceeded => "TASK_ALREADY_SUCCEEDED",
             Self::Microsoft365NotConnected => "MICROSOFT365_NOT_CONNECTED",
+            Self::FederationNotConfirmed => "FEDERATION_NOT_CONFIRMED",
+            Self::GraphCallFailed => "GRAPH_CALL_FAILED",
+            Self::NoLicenseUnitsLeft => "NO_LICENSE_UNITS_LEFT",
         }
     }
 }

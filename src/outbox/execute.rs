@@ -109,6 +109,7 @@ impl Executor<'_> {
     /// Where to address the user: by the object id its provisioning created or matched. Without
     /// one the user was never provisioned (its creation failed and was cancelled); addressing it
     /// by UPN could change someone else's account.
+    #[allow(clippy::result_large_err)] // like every Graph call's error: Microsoft's whole answer
     fn user_path(task: &Claimed) -> Result<String, GraphError> {
         let id = task.graph_object_id.as_deref().ok_or_else(|| {
             GraphError::local(

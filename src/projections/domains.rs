@@ -50,14 +50,40 @@ impl Projection for DomainsProjection {
             DomainEvent::DomainRemoved => {
                 tx.execute("DELETE FROM domains WHERE tenant_id = $1 AND name = $2", args![tenant, name]).await?;
             }
-            DomainEvent::DomainFederationRequested => set_federation(tx, tenant, name, "FEDERATION_REQUESTED").await?,
-            DomainEvent::DomainDefederationRequested => set_federation(tx, tenant, name, "DEFEDERATION_REQUESTED").await?,
+            DomainEvent::DomainFederationRequested => set_federation(tx, tenant, name, "FEDERATION_REQUESTED", None).await?,
+            DomainEvent::DomainDefederationRequested => set_federation(tx, tenant, name, "DEFEDERATION_REQUESTED", None).await?,
+            DomainEvent::DomainFederated { issuer_uri, .. } => {
+                tx.execute(
+                    "UPDATE domains SET federation = 'FEDERATED', issuer_uri = $1, federation_error = NULL WHERE tenant_id = $2 AND name = $3",
+                    args![issuer_uri, tenant, name],
+                )
+                .await?;
+            }
+            DomainEvent::DomainDefederated => {
+                tx.execute(
+                    "UPDATE domains SET federation = 'MANAGED', issuer_uri = NULL, federation_error = NULL WHERE tenant_id = $1 AND name = $2",
+                    args![tenant, name],
+                )
+                .await?;
+            }
+            DomainEvent::DomainFederationFailed { reason, error } => {
+                let failure = serde_json::json!({"reason": reason, "error": error}).to_string();
+                set_federation(tx, tenant, name, "MANAGED", Some(failure)).await?;
+            }
+            DomainEvent::DomainDefederationFailed { reason, error } => {
+                let failure = serde_json::json!({"reason": reason, "error": error}).to_string();
+                set_federation(tx, tenant, name, "FEDERATED", Some(failure)).await?;
+            }
         }
         Ok(())
     }
 }
 
-async fn set_federation(tx: &mut Tx, tenant: String, name: String, state: &str) -> Result<(), ProjectionError> {
-    tx.execute("UPDATE domains SET federation = $1 WHERE tenant_id = $2 AND name = $3", args![state, tenant, name]).await?;
+async fn set_federation(tx: &mut Tx, tenant: String, name: String, state: &str, error: Option<String>) -> Result<(), ProjectionError> {
+    tx.execute(
+        "UPDATE domains SET federation = $1, federation_error = $2 WHERE tenant_id = $3 AND name = $4",
+        args![state, error, tenant, name],
+    )
+    .await?;
     Ok(())
 }

@@ -21,7 +21,11 @@ impl Projection for Microsoft365Projection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["microsoft365_connections", "microsoft365_compatibility"]
+        &["microsoft365_connections", "microsoft365_compatibility", "microsoft365_skus"]
+    }
+
+    fn handles(&self, aggregate_type: &str) -> bool {
+        aggregate_type == Microsoft365Connection::TYPE
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
@@ -87,6 +91,17 @@ impl Projection for Microsoft365Projection {
                     args![at, succeeded, json(&granted_permissions), json(&findings), error.as_ref().map(json), tenant],
                 )
                 .await?;
+            }
+            Microsoft365Event::SubscribedSkusRefreshed { skus } => {
+                tx.execute("DELETE FROM microsoft365_skus WHERE tenant_id = $1", args![tenant.clone()]).await?;
+                for sku in skus {
+                    tx.execute(
+                        "INSERT INTO microsoft365_skus (tenant_id, sku_id, sku_part_number, enabled, consumed, refreshed_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        args![tenant.clone(), sku.sku_id, sku.sku_part_number, sku.enabled, sku.consumed, at],
+                    )
+                    .await?;
+                }
             }
             Microsoft365Event::CompatibilityVerified { domain, compatible, findings } => {
                 tx.execute(

@@ -247,6 +247,10 @@ impl Projection for OutboxProjection {
         &["outbox_tasks", "outbox_tenants", "outbox_users"]
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        [User::TYPE, ProvisioningTask::TYPE, Microsoft365Connection::TYPE, Tenant::TYPE].contains(&aggregate_type)
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type == User::TYPE {
             return apply_user(tx, event).await;

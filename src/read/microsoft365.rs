@@ -53,3 +53,38 @@ pub async fn compatibility(db: &Db, scope: &TenantScope) -> Result<Vec<Compatibi
     tx.commit().await?;
     Ok(rows)
 }
+
+/// A subscribed license as of the last `refreshLicenses`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SkuRow {
+    pub tenant_id: String,
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub enabled: i64,
+    pub consumed: i64,
+    pub refreshed_at: DateTime<Utc>,
+}
+
+pub async fn skus(db: &Db, scope: &TenantScope) -> Result<Vec<SkuRow>, DbError> {
+    let mut tx = scoped(db, scope).await?;
+    let rows = tx
+        .fetch_all(
+            "SELECT * FROM microsoft365_skus WHERE tenant_id = $1 ORDER BY sku_part_number, sku_id",
+            args![scope.tenant_id().to_string()],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+pub async fn sku(db: &Db, scope: &TenantScope, sku_id: &str) -> Result<Option<SkuRow>, DbError> {
+    let mut tx = scoped(db, scope).await?;
+    let row = tx
+        .fetch_optional(
+            "SELECT * FROM microsoft365_skus WHERE tenant_id = $1 AND sku_id = $2",
+            args![scope.tenant_id().to_string(), sku_id.to_ascii_lowercase()],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(row)
+}

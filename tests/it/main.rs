@@ -12,6 +12,7 @@ mod concurrency;
 mod domains;
 mod emulator;
 mod errors;
+mod federation;
 mod graph_connection;
 mod groups;
 mod health;

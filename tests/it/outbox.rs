@@ -14,6 +14,7 @@ both_backends!(
     faults_still_end_provisioned_exactly_once_in_order,
     existing_microsoft365_users_are_matched_not_duplicated,
     failed_tasks_carry_graphs_error_and_can_be_retried,
+    licenses_are_refreshed_and_a_grant_without_units_left_is_refused,
 );
 
 /// A tenant connected to the emulator, contoso.com verified, usage location US and E3 by default.
@@ -344,6 +345,53 @@ async fn failed_tasks_carry_graphs_error_and_can_be_retried(backend: Backend) {
     assert_eq!(code(&body), "NOT_FOUND", "another tenant's task is invisible");
 }
 
+async fn licenses_are_refreshed_and_a_grant_without_units_left_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let emu = Emulator::start().await;
+    let admin = connected_tenant(&app, &emu).await;
+    const SMALL: &str = "11111111-2222-4333-8444-555555555555";
+    emu.control(
+        "POST",
+        &format!("/tenants/{}/skus", crate::helpers::graph::ENTRA_TENANT),
+        Some(json!({"skuId": SMALL, "skuPartNumber": "SMALLPACK", "prepaidUnits": {"enabled": 1}})),
+    )
+    .await;
+    let refresh = "mutation { refreshLicenses { skuId skuPartNumber enabled consumed unitsLeft refreshedAt } }";
+    let data = app.ok(&admin, refresh, json!({})).await;
+    let skus = data["refreshLicenses"].as_array().unwrap();
+    let small = skus.iter().find(|s| s["skuPartNumber"] == "SMALLPACK").expect("SMALLPACK listed");
+    assert_eq!((small["skuId"].as_str().unwrap(), &small["enabled"], &small["unitsLeft"]), (SMALL, &json!(1), &json!(1)));
+    assert!(skus.iter().any(|s| s["skuId"] == E3 && s["unitsLeft"] == 5000));
+    assert!(emu.requests().await.iter().any(|r| r["path"] == "/v1.0/subscribedSkus" && r["status"] == 200));
+
+    // One unit: the first grant goes through and reaches Microsoft 365.
+    let (first, _) = assigned_user(&app, &admin, "first@contoso.com").await;
+    let (second, _) = assigned_user(&app, &admin, "second@contoso.com").await;
+    let grant = "mutation($u: ID!, $s: String!) { grantLicense(id: $u, skuId: $s) { id } }";
+    app.ok(&admin, grant, json!({"u": first, "s": SMALL})).await;
+    app.settled_tasks(&admin, SETTLE).await;
+    assert!(licenses(&emu.users_with_upn("first@contoso.com").await[0]).contains(&SMALL.to_owned()));
+
+    // After a refresh none is left: the next grant is refused before any call.
+    let data = app.ok(&admin, refresh, json!({})).await;
+    let small = data["refreshLicenses"].as_array().unwrap().iter().find(|s| s["skuId"] == SMALL).unwrap().clone();
+    assert_eq!((&small["consumed"], &small["unitsLeft"]), (&json!(1), &json!(0)));
+    let body = app.gql(&admin, grant, json!({"u": second, "s": SMALL})).await;
+    assert_eq!(code(&body), "PRECONDITION_FAILED");
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "NO_LICENSE_UNITS_LEFT");
+    let tasks = app.tasks(&admin).await;
+    assert!(!of_user(&tasks, &second).iter().any(|t| t["skuId"] == SMALL));
+    let data = app.ok(&admin, "{ microsoft365Connection { subscribedSkus { skuId unitsLeft } } }", json!({})).await;
+    assert!(
+        data["microsoft365Connection"]["subscribedSkus"].as_array().unwrap().iter().any(|s| s["skuId"] == SMALL && s["unitsLeft"] == 0)
+    );
+    // Every refresh is an event.
+    let body = app.gql(&admin, "{ auditEvents(first: 100) { nodes { eventType } } }", json!({})).await;
+    let refreshed =
+        body["data"]["auditEvents"]["nodes"].as_array().unwrap().iter().filter(|e| e["eventType"] == "SubscribedSkusRefreshed").count();
+    assert_eq!(refreshed, 2);
+}
+
 #[derive(sqlx::FromRow)]
 struct TenantRow {
     tenant_id: String,
@@ -363,7 +411,11 @@ async fn outbox_tables_have_row_level_security() {
     app.ok(&a, "mutation { verifyCompatibility(domain: \"contoso.com\") { compatible } }", json!({})).await;
     let a_id = app.ok(&a, "{ tenant { id } }", json!({})).await["tenant"]["id"].as_str().unwrap().to_owned();
     let tenant = tessera::domain::values::TenantId::parse(&a_id).unwrap();
-    for table in ["microsoft365_connections", "microsoft365_compatibility", "outbox_tasks", "outbox_tenants", "outbox_users"] {
+    app.ok(&a, "mutation { refreshLicenses { skuId } }", json!({})).await;
+    app.ok(&b, "mutation { refreshLicenses { skuId } }", json!({})).await;
+    for table in
+        ["microsoft365_connections", "microsoft365_compatibility", "microsoft365_skus", "outbox_tasks", "outbox_tenants", "outbox_users"]
+    {
         // Deliberately no WHERE tenant_id = …
         let mut tx = app.app.db().begin_tenant(&tenant).await.unwrap();
         let rows: Vec<TenantRow> = tx.fetch_all(&format!("SELECT tenant_id FROM {table}"), &[]).await.unwrap();

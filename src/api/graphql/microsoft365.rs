@@ -10,7 +10,7 @@ use crate::app::ConnectInput;
 
 use crate::app::{CompatibilityReport as CompatibilityFindings, ConnectionTestReport};
 use crate::domain::microsoft365::{self as m365, GraphFailure};
-use crate::read::microsoft365::{CompatibilityRow, ConnectionRow};
+use crate::read::microsoft365::{CompatibilityRow, ConnectionRow, SkuRow};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "m365::FindingReason")]
@@ -145,6 +145,32 @@ pub enum CredentialType {
 pub struct Microsoft365Connection {
     pub row: ConnectionRow,
     pub compatibility: Vec<CompatibilityRow>,
+    pub skus: Vec<SkuRow>,
+}
+
+/// A license the Microsoft 365 tenant subscribes to, as of the last `refreshLicenses`.
+#[derive(SimpleObject)]
+pub struct SubscribedSku {
+    pub sku_id: ID,
+    pub sku_part_number: String,
+    pub enabled: i64,
+    pub consumed: i64,
+    /// enabled − consumed; a grant is refused with NO_LICENSE_UNITS_LEFT when this is 0.
+    pub units_left: i64,
+    pub refreshed_at: Option<DateTime<Utc>>,
+}
+
+impl From<SkuRow> for SubscribedSku {
+    fn from(r: SkuRow) -> Self {
+        Self {
+            sku_id: ID(r.sku_id),
+            sku_part_number: r.sku_part_number,
+            enabled: r.enabled,
+            consumed: r.consumed,
+            units_left: r.enabled - r.consumed,
+            refreshed_at: Some(r.refreshed_at),
+        }
+    }
 }
 
 /// The tenant's connection to its Microsoft 365 (Entra ID) tenant. Secrets are never shown.
@@ -189,6 +215,10 @@ impl Microsoft365Connection {
             tested_at: self.row.last_test_at,
         })
     }
+    /// The subscribed licenses as of the last `refreshLicenses` (empty before the first).
+    async fn subscribed_skus(&self) -> Vec<SubscribedSku> {
+        self.skus.iter().cloned().map(SubscribedSku::from).collect()
+    }
     /// The last `verifyCompatibility` of each domain.
     async fn compatibility(&self) -> Vec<Compatibility> {
         self.compatibility.iter().cloned().map(Compatibility::from).collect()
@@ -224,7 +254,8 @@ pub async fn connection(ctx: &Context<'_>, tenant_id: Option<&ID>) -> Res<Option
     let scope = read_scope(caller, tenant_id)?;
     let Some(row) = crate::read::microsoft365::connection(app(ctx).db(), &scope).await.gql(caller)? else { return Ok(None) };
     let compatibility = crate::read::microsoft365::compatibility(app(ctx).db(), &scope).await.gql(caller)?;
-    Ok(Some(Microsoft365Connection { row, compatibility }))
+    let skus = crate::read::microsoft365::skus(app(ctx).db(), &scope).await.gql(caller)?;
+    Ok(Some(Microsoft365Connection { row, compatibility, skus }))
 }
 
 pub async fn connect(ctx: &Context<'_>, input: ConnectMicrosoft365Input, tenant_id: Option<&ID>) -> Res<Microsoft365Connection> {
@@ -261,4 +292,13 @@ pub async fn verify(ctx: &Context<'_>, domain: &str, tenant_id: Option<&ID>) -> 
     let caller = caller(ctx)?;
     let report = app(ctx).verify_compatibility(caller, tenant_arg(tenant_id).gql(caller)?, domain).await.gql(caller)?;
     Ok(report.into())
+}
+
+pub async fn refresh_licenses(ctx: &Context<'_>, tenant_id: Option<&ID>) -> Res<Vec<SubscribedSku>> {
+    let caller = caller(ctx)?;
+    let tenant = tenant_arg(tenant_id).gql(caller)?;
+    app(ctx).refresh_licenses(caller, tenant).await.gql(caller)?;
+    let scope = read_scope(caller, tenant_id)?;
+    let rows = crate::read::microsoft365::skus(app(ctx).db(), &scope).await.gql(caller)?;
+    Ok(rows.into_iter().map(SubscribedSku::from).collect())
 }

@@ -3,6 +3,7 @@
 mod audit;
 mod codes;
 mod endpoint;
+mod federation;
 mod microsoft365;
 mod mutation;
 mod payload;

@@ -25,7 +25,7 @@ async fn tenant_view(ctx: &Context<'_>, caller: &RequestContext, tenant_id: Tena
 
 async fn domain(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, name: &DomainName) -> Res<Domain> {
     let row = domains::get(app(ctx).db(), &scope, name.as_str()).await.gql(caller)?.ok_or_else(|| not_visible("domain")).gql(caller)?;
-    Ok(Domain(row))
+    Ok(Domain(row, None))
 }
 
 async fn user(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id: UserId) -> Res<User> {
@@ -86,6 +86,12 @@ impl Mutation {
         tenant_id: Option<ID>,
     ) -> Res<super::microsoft365::Compatibility> {
         super::microsoft365::verify(ctx, &domain, tenant_id.as_ref()).await
+    }
+
+    /// Reads the Microsoft 365 tenant's subscribed licenses (`subscribedSkus`) with the units
+    /// left; grants of a license with none left are then refused before any call.
+    async fn refresh_licenses(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> Res<Vec<super::microsoft365::SubscribedSku>> {
+        super::microsoft365::refresh_licenses(ctx, tenant_id.as_ref()).await
     }
 
     /// Puts a FAILED provisioning task back in line.
@@ -212,18 +218,48 @@ impl Mutation {
         let name = app(ctx).verify_domain(caller, tenant, &name).await.gql(caller)?;
         domain(ctx, caller, scope, &name).await
     }
-    /// Requests federation with Microsoft 365 (verified, not onmicrosoft.com, not the default domain).
-    async fn federate_domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Domain> {
+    /// Federates the domain with Microsoft 365 (verified, not onmicrosoft.com, not the default
+    /// domain). With a Microsoft 365 connection it is done through Graph now and ends FEDERATED
+    /// or MANAGED with `federationError`; without one it stays FEDERATION_REQUESTED until the
+    /// admin has run `federationScript` and `confirmManualFederation`. `preview: true` returns
+    /// the exact Graph request in `federationPreview` and changes nothing.
+    async fn federate_domain(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        tenant_id: Option<ID>,
+        #[graphql(default)] preview: bool,
+        #[graphql(default)] mfa_behavior: super::federation::FederatedIdpMfaBehavior,
+    ) -> Res<Domain> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let name = app(ctx).federate_domain(caller, tenant, &name).await.gql(caller)?;
-        domain(ctx, caller, scope, &name).await
+        let (name, planned) = app(ctx).federate_domain_with(caller, tenant, &name, mfa_behavior.into(), preview).await.gql(caller)?;
+        let mut view = domain(ctx, caller, scope, &name).await?;
+        view.1 = planned;
+        Ok(view)
     }
-    /// Requests a return to managed (cloud) authentication.
-    async fn defederate_domain(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Domain> {
+    /// Returns the domain to managed (cloud) authentication: through Graph when connected, else
+    /// DEFEDERATION_REQUESTED until `confirmManualFederation`. `preview: true` lists the Graph
+    /// requests and the users who would need cloud passwords, and changes nothing.
+    async fn defederate_domain(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        tenant_id: Option<ID>,
+        #[graphql(default)] preview: bool,
+    ) -> Res<Domain> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let name = app(ctx).defederate_domain(caller, tenant, &name).await.gql(caller)?;
+        let (name, planned) = app(ctx).defederate_domain_with(caller, tenant, &name, preview).await.gql(caller)?;
+        let mut view = domain(ctx, caller, scope, &name).await?;
+        view.1 = planned;
+        Ok(view)
+    }
+    /// Records a federation change made with PowerShell, once Graph shows it.
+    async fn confirm_manual_federation(&self, ctx: &Context<'_>, name: String, tenant_id: Option<ID>) -> Res<Domain> {
+        let caller = caller(ctx)?;
+        let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        let name = app(ctx).confirm_manual_federation(caller, tenant, &name).await.gql(caller)?;
         domain(ctx, caller, scope, &name).await
     }
 

@@ -57,7 +57,7 @@ impl Query {
     async fn domains(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<Vec<Domain>> {
         let caller = caller(ctx)?;
         let scope = read_scope(caller, tenant_id.as_ref())?;
-        Ok(domains::list(app(ctx).db(), &scope).await.gql(caller)?.into_iter().map(Domain).collect())
+        Ok(domains::list(app(ctx).db(), &scope).await.gql(caller)?.into_iter().map(Domain::from).collect())
     }
 
     /// A domain; with `asOf`, as it was then.
@@ -72,7 +72,7 @@ impl Query {
         let scope = read_scope(caller, tenant_id.as_ref())?;
         let name = crate::domain::values::DomainName::parse(&name).map_err(AppError::from).gql(caller)?;
         let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
-        Ok(domains::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, name.as_str()).await.gql(caller)?.map(Domain))
+        Ok(domains::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, name.as_str()).await.gql(caller)?.map(Domain::from))
     }
 
     /// Users in creation order, a page at a time (Relay cursor connection; `first` at most 100).
@@ -185,6 +185,20 @@ impl Query {
         tenant_id: Option<ID>,
     ) -> async_graphql::Result<Option<super::provisioning::ProvisioningTask>> {
         super::provisioning::task(ctx, &id, tenant_id.as_ref()).await
+    }
+
+    /// The exact PowerShell (Microsoft Graph PowerShell, or MSOnline for old tenants) that
+    /// federates the domain with Tessera or reverts it to managed; then `confirmManualFederation`.
+    async fn federation_script(
+        &self,
+        ctx: &Context<'_>,
+        domain: String,
+        action: super::federation::FederationAction,
+        #[graphql(default_with = "super::federation::PowerShellFlavor::GraphPowershell")] flavor: super::federation::PowerShellFlavor,
+        #[graphql(default)] mfa_behavior: super::federation::FederatedIdpMfaBehavior,
+        tenant_id: Option<ID>,
+    ) -> async_graphql::Result<String> {
+        super::federation::script(ctx, &domain, action, flavor, mfa_behavior, tenant_id.as_ref()).await
     }
 
     /// A user's sign-in attempts at the WS-Federation endpoint, newest first (`first` at most

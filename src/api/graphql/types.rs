@@ -137,7 +137,7 @@ impl Tenant {
     async fn domains(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Domain>> {
         let caller = caller(ctx)?;
         let rows = domains::list(self.db(ctx), &self.scope).await.gql(caller)?;
-        Ok(rows.into_iter().map(Domain).collect())
+        Ok(rows.into_iter().map(Domain::from).collect())
     }
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Group>> {
         let caller = caller(ctx)?;
@@ -146,8 +146,14 @@ impl Tenant {
     }
 }
 
-/// A custom domain of the tenant.
-pub struct Domain(pub DomainRow);
+/// A custom domain of the tenant; `1` is what a `preview: true` federation mutation would do.
+pub struct Domain(pub DomainRow, pub Option<crate::app::FederationPreview>);
+
+impl From<DomainRow> for Domain {
+    fn from(row: DomainRow) -> Self {
+        Self(row, None)
+    }
+}
 
 #[Object]
 impl Domain {
@@ -164,6 +170,18 @@ impl Domain {
     /// MANAGED, FEDERATION_REQUESTED, FEDERATED or DEFEDERATION_REQUESTED.
     async fn federation(&self) -> &str {
         &self.0.federation
+    }
+    /// The issuer Microsoft 365 federates the domain with (FEDERATED only).
+    async fn federated_issuer_uri(&self) -> Option<&str> {
+        self.0.issuer_uri.as_deref()
+    }
+    /// Why the last federation change did not happen, with Graph's error.
+    async fn federation_error(&self) -> Option<super::federation::FederationError> {
+        super::federation::FederationError::parse(self.0.federation_error.as_deref())
+    }
+    /// Set only by a federation mutation with `preview: true`: what it would send and affect.
+    async fn federation_preview(&self) -> Option<super::federation::FederationPreview> {
+        self.1.clone().map(super::federation::FederationPreview)
     }
     async fn added_at(&self) -> DateTime<Utc> {
         self.0.added_at

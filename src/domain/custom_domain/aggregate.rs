@@ -53,7 +53,7 @@ impl CustomDomain {
     }
 
     /// The local rules that must hold before Tessera asks Microsoft to federate a domain.
-    fn ensure_federable(&self) -> Result<(), DomainError> {
+    pub fn ensure_federable(&self) -> Result<(), DomainError> {
         let name = self.name()?;
         if name.is_onmicrosoft() {
             return Err(DomainError::precondition(
@@ -135,6 +135,40 @@ impl Aggregate for CustomDomain {
                     }
                 }
             }
+            DomainCommand::RecordFederated { issuer_uri, manual } => {
+                let name = self.name()?;
+                match self.federation {
+                    FederationState::FederationRequested => DomainEvent::DomainFederated { issuer_uri, manual },
+                    FederationState::Federated => return Ok(()),
+                    FederationState::Managed | FederationState::DefederationRequested => {
+                        return Err(DomainError::precondition(
+                            Reason::DomainFederationInProgress,
+                            format!("no federation of {name} was requested"),
+                        ));
+                    }
+                }
+            }
+            DomainCommand::RecordFederationFailed { reason, error } => {
+                self.name()?;
+                if self.federation != FederationState::FederationRequested {
+                    return Ok(());
+                }
+                DomainEvent::DomainFederationFailed { reason, error }
+            }
+            DomainCommand::RecordDefederated => {
+                self.name()?;
+                if !matches!(self.federation, FederationState::DefederationRequested) {
+                    return Ok(());
+                }
+                DomainEvent::DomainDefederated
+            }
+            DomainCommand::RecordDefederationFailed { reason, error } => {
+                self.name()?;
+                if self.federation != FederationState::DefederationRequested {
+                    return Ok(());
+                }
+                DomainEvent::DomainDefederationFailed { reason, error }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -149,6 +183,10 @@ impl Aggregate for CustomDomain {
             DomainEvent::DomainRemoved => self.removed = true,
             DomainEvent::DomainFederationRequested => self.federation = FederationState::FederationRequested,
             DomainEvent::DomainDefederationRequested => self.federation = FederationState::DefederationRequested,
+            DomainEvent::DomainFederated { .. } | DomainEvent::DomainDefederationFailed { .. } => {
+                self.federation = FederationState::Federated;
+            }
+            DomainEvent::DomainFederationFailed { .. } | DomainEvent::DomainDefederated => self.federation = FederationState::Managed,
         }
     }
 }
@@ -202,6 +240,39 @@ mod tests {
             .when(DomainCommand::FederateDomain)
             .inspect_result();
         assert!(matches!(twice, Err(DomainError::Precondition { reason: Reason::DomainFederationInProgress, .. })));
+    }
+
+    #[test]
+    fn graphs_answer_settles_a_requested_federation() {
+        let requested = vec![added("contoso.com"), verified(), DomainEvent::DomainFederationRequested];
+        let federated = DomainEvent::DomainFederated { issuer_uri: "https://sts/x".into(), manual: false };
+        Given::with(())
+            .given(requested.clone())
+            .when(DomainCommand::RecordFederated { issuer_uri: "https://sts/x".into(), manual: false })
+            .then_expect_events(vec![federated.clone()]);
+        let failed = DomainEvent::DomainFederationFailed { reason: "refused".into(), error: None };
+        Given::with(())
+            .given(requested.clone())
+            .when(DomainCommand::RecordFederationFailed { reason: "refused".into(), error: None })
+            .then_expect_events(vec![failed.clone()]);
+        // Failed: managed again, so it can be federated again.
+        let mut again = requested.clone();
+        again.push(failed);
+        Given::with(()).given(again).when(DomainCommand::FederateDomain).then_expect_events(vec![DomainEvent::DomainFederationRequested]);
+        // Not requested: nothing to record.
+        let result = Given::with(())
+            .given(vec![added("contoso.com"), verified()])
+            .when(DomainCommand::RecordFederated { issuer_uri: "https://sts/x".into(), manual: true })
+            .inspect_result();
+        assert!(result.is_err());
+        // A failed defederation leaves it federated.
+        let mut defederating = requested;
+        defederating.extend([federated, DomainEvent::DomainDefederationRequested]);
+        Given::with(())
+            .given(defederating.clone())
+            .when(DomainCommand::RecordDefederationFailed { reason: "x".into(), error: None })
+            .then_expect_events(vec![DomainEvent::DomainDefederationFailed { reason: "x".into(), error: None }]);
+        Given::with(()).given(defederating).when(DomainCommand::RecordDefederated).then_expect_events(vec![DomainEvent::DomainDefederated]);
     }
 
     #[test]

@@ -1,3 +1,4 @@
+use crate::domain::microsoft365::GraphFailure;
 use crate::domain::values::{DomainName, TenantId};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,4 +16,18 @@ pub enum DomainCommand {
     RemoveDomain,
     FederateDomain,
     DefederateDomain,
+    /// What Graph showed after a requested (de)federation: the use case has asked Microsoft.
+    RecordFederated {
+        issuer_uri: String,
+        manual: bool,
+    },
+    RecordFederationFailed {
+        reason: String,
+        error: Option<GraphFailure>,
+    },
+    RecordDefederated,
+    RecordDefederationFailed {
+        reason: String,
+        error: Option<GraphFailure>,
+    },
 }

@@ -2,7 +2,7 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
-use super::events::{ConnectionCredential, ConnectionSettings, Finding, GraphFailure, Microsoft365Event};
+use super::events::{ConnectionCredential, ConnectionSettings, Finding, GraphFailure, Microsoft365Event, SubscribedSku};
 use crate::domain::DomainError;
 use crate::domain::values::{DomainName, TenantId};
 
@@ -24,6 +24,9 @@ pub enum Microsoft365Command {
     RecordCompatibility {
         domain: DomainName,
         findings: Vec<Finding>,
+    },
+    RecordSubscribedSkus {
+        skus: Vec<SubscribedSku>,
     },
 }
 
@@ -74,6 +77,10 @@ impl Aggregate for Microsoft365Connection {
                 self.ensure_connected()?;
                 Microsoft365Event::CompatibilityVerified { domain, compatible: findings.is_empty(), findings }
             }
+            Microsoft365Command::RecordSubscribedSkus { skus } => {
+                self.ensure_connected()?;
+                Microsoft365Event::SubscribedSkusRefreshed { skus }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -91,7 +98,9 @@ impl Aggregate for Microsoft365Connection {
                 self.settings = None;
                 self.credential = None;
             }
-            Microsoft365Event::ConnectionTested { .. } | Microsoft365Event::CompatibilityVerified { .. } => {}
+            Microsoft365Event::ConnectionTested { .. }
+            | Microsoft365Event::CompatibilityVerified { .. }
+            | Microsoft365Event::SubscribedSkusRefreshed { .. } => {}
         }
     }
 }

@@ -73,6 +73,18 @@ pub struct GraphFailure {
     pub client_request_id: Option<String>,
 }
 
+/// A license (SKU) the Microsoft 365 tenant subscribes to, as `subscribedSkus` reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribedSku {
+    /// Lower-case GUID.
+    pub sku_id: String,
+    pub sku_part_number: String,
+    /// `prepaidUnits.enabled`.
+    pub enabled: i64,
+    /// `consumedUnits`.
+    pub consumed: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Microsoft365Event {
     /// Connected, or re-connected with new settings or a new credential.
@@ -93,6 +105,10 @@ pub enum Microsoft365Event {
         compatible: bool,
         findings: Vec<Finding>,
     },
+    /// `RefreshLicenses`: what the tenant subscribes to and how many units are left.
+    SubscribedSkusRefreshed {
+        skus: Vec<SubscribedSku>,
+    },
 }
 
 impl DomainEvent for Microsoft365Event {
@@ -102,6 +118,7 @@ impl DomainEvent for Microsoft365Event {
             Self::Microsoft365Disconnected => "Microsoft365Disconnected",
             Self::ConnectionTested { .. } => "ConnectionTested",
             Self::CompatibilityVerified { .. } => "CompatibilityVerified",
+            Self::SubscribedSkusRefreshed { .. } => "SubscribedSkusRefreshed",
         }
         .to_owned()
     }

@@ -5,4 +5,4 @@ mod aggregate;
 mod events;
 
 pub use aggregate::{Microsoft365Command, Microsoft365Connection};
-pub use events::{ConnectionCredential, ConnectionSettings, Finding, FindingReason, GraphFailure, Microsoft365Event};
+pub use events::{ConnectionCredential, ConnectionSettings, Finding, FindingReason, GraphFailure, Microsoft365Event, SubscribedSku};

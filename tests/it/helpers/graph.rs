@@ -102,6 +102,43 @@ impl Emulator {
         self.control("POST", &format!("/tenants/{ENTRA_TENANT}/users"), Some(body)).await;
     }
 
+    /// A domain of the emulated tenant as the control API shows it (with its federation).
+    pub async fn domain(&self, name: &str) -> Value {
+        let tenant = self.control("GET", &format!("/tenants/{ENTRA_TENANT}"), None).await;
+        tenant["domains"].as_array().unwrap().iter().find(|d| d["id"] == name).cloned().expect("domain")
+    }
+
+    /// Calls Graph as the admin would from PowerShell (app-only token of `CLIENT`).
+    pub async fn graph(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let token: Value = self
+            .http
+            .post(format!("{}/{ENTRA_TENANT}/oauth2/v2.0/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT),
+                ("client_secret", SECRET),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token JSON");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .http
+            .request(method, format!("{}/v1.0{path}", self.base))
+            .bearer_auth(token["access_token"].as_str().expect("access_token"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("Graph request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON") })
+    }
+
     pub async fn faults(&self, rules: Value) {
         self.control("PUT", "/faults", Some(json!({"seed": 11, "rules": rules}))).await;
     }
