@@ -314,6 +314,41 @@ impl Tessera {
         Ok((domain, None))
     }
 
+    /// The outbox's UPDATE_FEDERATION task after a signing-key rollover step: the domain's
+    /// configuration with Tessera's issuer gets the current `signingCertificate` and
+    /// `nextSigningCertificate` (null once the next key is active), so Entra accepts tokens of
+    /// the new key from the moment it signs. The outer error is Tessera's own.
+    pub async fn push_signing_certificates(
+        &self,
+        tenant_id: TenantId,
+        connection: &GraphConnection,
+        domain: &str,
+    ) -> Result<Result<String, GraphError>, AppError> {
+        let domain = DomainName::parse(domain)?;
+        let keys = self.tenant_keys(tenant_id).await?;
+        let issuer_uri = self.sign_in_settings().domain_issuer(&tenant_id.to_string(), domain.as_str());
+        let ours = match self.our_configurations(connection, &domain, &issuer_uri).await {
+            Ok(ours) => ours,
+            Err(e) => return Ok(Err(e)),
+        };
+        if ours.is_empty() {
+            return Ok(Ok("not federated with Tessera in Microsoft 365; nothing to update".to_owned()));
+        }
+        let body = json!({
+            "signingCertificate": STANDARD.encode(keys.active.der()),
+            "nextSigningCertificate": keys.next.as_ref().map(|next| STANDARD.encode(next.der())),
+        });
+        let graph = self.graph()?;
+        for (id, _) in &ours {
+            let request = GraphRequest::new(Method::Patch, format!("{}/{id}", domain_path(&domain))).json(body.clone());
+            if let Err(e) = graph.call(connection, request).await {
+                return Ok(Err(e));
+            }
+        }
+        let next = if keys.next.is_some() { "active and next" } else { "active" };
+        Ok(Ok(format!("{next} signing certificate pushed")))
+    }
+
     /// Records a federation change the admin made with PowerShell, once Graph shows it: the
     /// domain federated with Tessera's issuer, or (after a defederation) no longer.
     pub async fn confirm_manual_federation(

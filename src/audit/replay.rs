@@ -82,6 +82,7 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
         )
         .await?,
     );
+    out.insert("outbox_domains".into(), lines::<Triple>(&mut tx, "SELECT tenant_id AS a, domain AS b, '' AS c FROM outbox_domains").await?);
     out.insert(
         "outbox_users".into(),
         lines::<Triple>(

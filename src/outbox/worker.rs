@@ -114,6 +114,13 @@ impl Worker {
             Err(AppError::PreconditionFailed { message, .. }) => return Ok(Err(GraphError::local("MICROSOFT365_NOT_CONNECTED", message))),
             Err(e) => return Err(e),
         };
+        if kind == TaskKind::UpdateFederation {
+            let Some(domain) = task.target.strip_prefix("domain:") else {
+                return Ok(Err(GraphError::local("UNKNOWN_TARGET", format!("task target {} is not a domain", task.target))));
+            };
+            let pushed = self.app.push_signing_certificates(tenant_id, &connection, domain).await?;
+            return Ok(pushed.map(|detail| super::execute::Done { graph_object_id: None, detail }));
+        }
         let user_id = task.user_id.as_deref().map(UserId::parse).transpose()?;
         let Some(user_id) = user_id else {
             return Ok(Err(GraphError::local("UNKNOWN_TARGET", format!("task target {} is not a user", task.target))));

@@ -9,8 +9,10 @@ use sha2::{Digest as _, Sha256};
 use super::{Projection, ProjectionError, decode, local_id, tenant_of};
 use crate::args;
 use crate::db::Tx;
+use crate::domain::custom_domain::{CustomDomain, DomainEvent};
 use crate::domain::microsoft365::{Microsoft365Connection, Microsoft365Event};
 use crate::domain::provisioning::{ProvisioningTask, TaskEvent, TaskKind};
+use crate::domain::signing_key::{KeyRole, SigningKeyEvent, SigningKeys};
 use crate::domain::tenant::{DeprovisionAction, Tenant, TenantEvent};
 use crate::domain::user::{User, UserEvent};
 use crate::eventstore::StoredEvent;
@@ -169,6 +171,65 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
     Ok(())
 }
 
+/// Which domains Microsoft 365 federates with Tessera: a rollover must reach each of them.
+async fn apply_domain(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+    let tenant = tenant_of(event)?;
+    let domain = local_id(event).to_owned();
+    match decode::<DomainEvent>(event)? {
+        DomainEvent::DomainFederated { .. } | DomainEvent::DomainDefederationFailed { .. } => {
+            tx.execute(
+                "INSERT INTO outbox_domains (tenant_id, domain) VALUES ($1, $2) ON CONFLICT (tenant_id, domain) DO NOTHING",
+                args![tenant, domain],
+            )
+            .await?;
+        }
+        DomainEvent::DomainDefederationRequested | DomainEvent::DomainDefederated | DomainEvent::DomainRemoved => {
+            tx.execute("DELETE FROM outbox_domains WHERE tenant_id = $1 AND domain = $2", args![tenant, domain]).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct FederatedDomain {
+    domain: String,
+}
+
+/// A next key published, or activated: each federated domain's configuration is updated.
+async fn apply_signing_keys(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+    let rollover = match decode::<SigningKeyEvent>(event)? {
+        SigningKeyEvent::SigningKeyGenerated { role, .. } => role == KeyRole::Next,
+        SigningKeyEvent::NextSigningKeyActivated { .. } => true,
+    };
+    let tenant = tenant_of(event)?;
+    if !rollover || !tenant_state(tx, &tenant).await?.connected {
+        return Ok(());
+    }
+    let domains: Vec<FederatedDomain> =
+        tx.fetch_all("SELECT domain FROM outbox_domains WHERE tenant_id = $1 ORDER BY domain", args![tenant.clone()]).await?;
+    let at = event.occurred_at();
+    for (index, FederatedDomain { domain }) in domains.into_iter().enumerate() {
+        tx.execute(
+            "INSERT INTO outbox_tasks (tenant_id, task_id, seq, target, kind, user_id, sku_id, status, attempts, round_attempts,
+                                       next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_tasks), $3, $4, NULL, NULL, 'PENDING', 0, 0, $5, $6, $7)
+             ON CONFLICT (tenant_id, task_id) DO NOTHING",
+            args![
+                tenant.clone(),
+                task_id(event, index),
+                format!("domain:{domain}"),
+                TaskKind::UpdateFederation.as_str(),
+                millis(at),
+                at,
+                at
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 async fn apply_task(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
     let tenant = tenant_of(event)?;
     let task = local_id(event).to_owned();
@@ -244,11 +305,12 @@ impl Projection for OutboxProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["outbox_tasks", "outbox_tenants", "outbox_users"]
+        &["outbox_tasks", "outbox_tenants", "outbox_users", "outbox_domains"]
     }
 
     fn handles(&self, aggregate_type: &str) -> bool {
-        [User::TYPE, ProvisioningTask::TYPE, Microsoft365Connection::TYPE, Tenant::TYPE].contains(&aggregate_type)
+        [User::TYPE, ProvisioningTask::TYPE, Microsoft365Connection::TYPE, Tenant::TYPE, CustomDomain::TYPE, SigningKeys::TYPE]
+            .contains(&aggregate_type)
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
@@ -257,6 +319,12 @@ impl Projection for OutboxProjection {
         }
         if event.aggregate_type == ProvisioningTask::TYPE {
             return apply_task(tx, event).await;
+        }
+        if event.aggregate_type == CustomDomain::TYPE {
+            return apply_domain(tx, event).await;
+        }
+        if event.aggregate_type == SigningKeys::TYPE {
+            return apply_signing_keys(tx, event).await;
         }
         if event.aggregate_type == Microsoft365Connection::TYPE {
             let connected = match decode::<Microsoft365Event>(event)? {

@@ -12,6 +12,7 @@ both_backends!(
     federates_and_defederates_through_graph,
     a_refused_or_partial_federation_leaves_the_domain_managed,
     manual_federation_is_recorded_once_graph_shows_it,
+    a_signing_key_rollover_reaches_microsoft365_before_the_key_signs,
 );
 
 const DOMAIN_FIELDS: &str = "name federation federatedIssuerUri federationError { reason error { status code message requestId } }
@@ -213,4 +214,51 @@ async fn manual_federation_is_recorded_once_graph_shows_it(backend: Backend) {
         app.ok(&admin, "mutation { confirmManualFederation(name: \"contoso.com\") { federation federatedIssuerUri } }", json!({})).await;
     assert_eq!(data["confirmManualFederation"]["federation"], "FEDERATED");
     assert_eq!(data["confirmManualFederation"]["federatedIssuerUri"], issuer.as_str());
+}
+
+/// Waits until `count` UPDATE_FEDERATION tasks exist and all succeeded.
+async fn federation_updates(app: &TestApp, key: &str, count: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let tasks: Vec<Value> = app.tasks(key).await.into_iter().filter(|t| t["kind"] == "UPDATE_FEDERATION").collect();
+        if tasks.len() == count && tasks.iter().all(|t| t["status"] == "SUCCEEDED") {
+            return tasks;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{tasks:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn certificate_with_status(app: &TestApp, key: &str, status: &str) -> String {
+    let data = app.ok(key, "{ tenant { signingKeys { status certificate } } }", json!({})).await;
+    let keys = data["tenant"]["signingKeys"].as_array().unwrap();
+    keys.iter().find(|k| k["status"] == status).unwrap()["certificate"].as_str().unwrap().to_owned()
+}
+
+async fn a_signing_key_rollover_reaches_microsoft365_before_the_key_signs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let emu = Emulator::start().await;
+    let (_, admin) = app.tenant_with_admin("Contoso").await;
+    app.verified_domain(&admin, "contoso.com").await;
+    app.connect_emulator(&admin, &emu, CLIENT, SECRET).await;
+    assert_eq!(federate(&app, &admin, "contoso.com", false).await["federation"], "FEDERATED");
+    let old = certificate_with_status(&app, &admin, "ACTIVE").await;
+
+    // The next key is published to Microsoft 365 first…
+    app.ok(&admin, "mutation { generateNextSigningKey { id } }", json!({})).await;
+    let tasks = federation_updates(&app, &admin, 1).await;
+    assert_eq!(tasks[0]["target"], "domain:contoso.com");
+    let next = certificate_with_status(&app, &admin, "NEXT").await;
+    let config = emu.domain("contoso.com").await["federationConfiguration"][0].clone();
+    assert_eq!(config["signingCertificate"], old.as_str());
+    assert_eq!(config["nextSigningCertificate"], next.as_str());
+
+    // …then, once it signs, it is the signing certificate.
+    app.ok(&admin, "mutation { activateNextSigningKey { id } }", json!({})).await;
+    federation_updates(&app, &admin, 2).await;
+    let config = emu.domain("contoso.com").await["federationConfiguration"][0].clone();
+    assert_eq!(config["signingCertificate"], next.as_str());
+    assert!(config["nextSigningCertificate"].is_null(), "{config}");
+    let patches = emu.requests().await.into_iter().filter(|r| r["method"] == "PATCH" && r["status"] == 200).count();
+    assert_eq!(patches, 2);
 }

@@ -13,10 +13,13 @@ pub enum TaskKind {
     EnableUser,
     /// The DELETE deprovision action, due after the grace period.
     DeleteUser,
+    /// A signing-key rollover: PATCH the domain's federation configuration with the current
+    /// `signingCertificate` and `nextSigningCertificate`.
+    UpdateFederation,
 }
 
 impl TaskKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::ProvisionUser,
         Self::UpdateUser,
         Self::GrantLicense,
@@ -24,6 +27,7 @@ impl TaskKind {
         Self::DisableUser,
         Self::EnableUser,
         Self::DeleteUser,
+        Self::UpdateFederation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +39,7 @@ impl TaskKind {
             Self::DisableUser => "DISABLE_USER",
             Self::EnableUser => "ENABLE_USER",
             Self::DeleteUser => "DELETE_USER",
+            Self::UpdateFederation => "UPDATE_FEDERATION",
         }
     }
 
