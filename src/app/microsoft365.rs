@@ -67,6 +67,11 @@ pub const REQUIREMENTS: &[Requirement] = &[
         accepted: &["LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"],
     },
     Requirement {
+        feature: "push security groups and their members",
+        permission: "Group.ReadWrite.All",
+        accepted: &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
+    },
+    Requirement {
         feature: "read subscribed SKUs",
         permission: "LicenseAssignment.Read.All",
         accepted: &[

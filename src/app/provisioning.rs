@@ -85,6 +85,15 @@ impl Tessera {
         self.load::<User>(&format!("{tenant_id}/{user_id}")).await
     }
 
+    /// The group as the write side knows it now.
+    pub async fn group_state(
+        &self,
+        tenant_id: TenantId,
+        group_id: crate::domain::values::GroupId,
+    ) -> Result<crate::domain::group::Group, AppError> {
+        self.load::<crate::domain::group::Group>(&format!("{tenant_id}/{group_id}")).await
+    }
+
     /// The tenant as the write side knows it now.
     pub async fn tenant_state(&self, tenant_id: TenantId) -> Result<Tenant, AppError> {
         self.load::<Tenant>(&tenant_id.to_string()).await

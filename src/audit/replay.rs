@@ -82,6 +82,10 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
         )
         .await?,
     );
+    out.insert(
+        "outbox_groups".into(),
+        lines::<Triple>(&mut tx, "SELECT tenant_id AS a, group_id AS b, COALESCE(graph_object_id, '') AS c FROM outbox_groups").await?,
+    );
     out.insert("outbox_domains".into(), lines::<Triple>(&mut tx, "SELECT tenant_id AS a, domain AS b, '' AS c FROM outbox_domains").await?);
     out.insert(
         "outbox_users".into(),

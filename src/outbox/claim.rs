@@ -85,3 +85,18 @@ pub async fn release(db: &Db, task: &Claimed, worker: &str) -> Result<(), DbErro
     .await?;
     tx.commit().await
 }
+
+#[derive(sqlx::FromRow)]
+struct GroupObject {
+    graph_object_id: Option<String>,
+}
+
+/// The Microsoft 365 object id of a group, once its PROVISION_GROUP task succeeded.
+pub async fn group_object_id(db: &Db, tenant_id: &str, group_id: &str) -> Result<Option<String>, DbError> {
+    let mut tx = db.begin_system().await?;
+    let row: Option<GroupObject> = tx
+        .fetch_optional("SELECT graph_object_id FROM outbox_groups WHERE tenant_id = $1 AND group_id = $2", args![tenant_id, group_id])
+        .await?;
+    tx.commit().await?;
+    Ok(row.and_then(|r| r.graph_object_id))
+}

@@ -146,7 +146,12 @@ impl Executor<'_> {
                 self.call(GraphRequest::new(Method::Patch, Self::user_path(task)?).json(json!({"accountEnabled": enabled}))).await?;
                 Ok(Done::noop(if enabled { "sign-in enabled" } else { "sign-in blocked" }))
             }
-            TaskKind::UpdateFederation => Err(GraphError::local("UNKNOWN_TARGET", "a federation task has no user")),
+            TaskKind::UpdateFederation
+            | TaskKind::ProvisionGroup
+            | TaskKind::UpdateGroup
+            | TaskKind::AddGroupMember
+            | TaskKind::RemoveGroupMember
+            | TaskKind::DeleteGroup => Err(GraphError::local("UNKNOWN_TARGET", "not a user task")),
             TaskKind::DeleteUser => {
                 if user.exists() && user.assigned {
                     return Ok(Done::noop("re-assigned; not deleted"));

@@ -6,6 +6,7 @@ mod backoff;
 mod claim;
 mod execute;
 pub mod graph;
+mod groups;
 mod password;
 mod worker;
 

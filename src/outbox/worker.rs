@@ -11,7 +11,7 @@ use super::{OutboxSettings, backoff};
 use crate::app::graph::GraphError;
 use crate::app::{AppError, Tessera};
 use crate::domain::provisioning::{AttemptOutcome, TaskKind};
-use crate::domain::values::{TenantId, UserId};
+use crate::domain::values::{GroupId, TenantId, UserId};
 
 /// Spawns `settings.workers` workers; they return when `shutdown` fires (after finishing the
 /// task in hand).
@@ -120,6 +120,16 @@ impl Worker {
             };
             let pushed = self.app.push_signing_certificates(tenant_id, &connection, domain).await?;
             return Ok(pushed.map(|detail| super::execute::Done { graph_object_id: None, detail }));
+        }
+        if kind.is_group_task() {
+            let Some(group_id) = task.target.strip_prefix("group:") else {
+                return Ok(Err(GraphError::local("UNKNOWN_TARGET", format!("task target {} is not a group", task.target))));
+            };
+            let group = self.app.group_state(tenant_id, GroupId::parse(group_id)?).await?;
+            let group_object_id = claim::group_object_id(self.app.db(), &task.tenant_id, group_id).await?;
+            let graph = self.app.graph()?;
+            let executor = super::groups::GroupExecutor { graph: graph.as_ref(), connection: &connection, group_object_id };
+            return Ok(executor.run(task, kind, &group, group_id).await);
         }
         let user_id = task.user_id.as_deref().map(UserId::parse).transpose()?;
         let Some(user_id) = user_id else {

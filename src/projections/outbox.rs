@@ -10,6 +10,7 @@ use super::{Projection, ProjectionError, decode, local_id, tenant_of};
 use crate::args;
 use crate::db::Tx;
 use crate::domain::custom_domain::{CustomDomain, DomainEvent};
+use crate::domain::group::{Group, GroupEvent};
 use crate::domain::microsoft365::{Microsoft365Connection, Microsoft365Event};
 use crate::domain::provisioning::{ProvisioningTask, TaskEvent, TaskKind};
 use crate::domain::signing_key::{KeyRole, SigningKeyEvent, SigningKeys};
@@ -59,6 +60,7 @@ struct UserState {
 struct TaskRow {
     kind: String,
     user_id: Option<String>,
+    target: String,
 }
 
 struct Derive<'a> {
@@ -171,6 +173,56 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
     Ok(())
 }
 
+/// Groups become security groups in Microsoft 365 (connected tenants); members are pushed for
+/// users assigned to Microsoft 365.
+async fn apply_group(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+    let tenant = tenant_of(event)?;
+    let group = local_id(event).to_owned();
+    if !tenant_state(tx, &tenant).await?.connected {
+        return Ok(());
+    }
+    let (kind, member) = match decode::<GroupEvent>(event)? {
+        GroupEvent::GroupCreated { .. } => {
+            tx.execute(
+                "INSERT INTO outbox_groups (tenant_id, group_id, graph_object_id) VALUES ($1, $2, NULL)
+                 ON CONFLICT (tenant_id, group_id) DO NOTHING",
+                args![tenant.clone(), group.clone()],
+            )
+            .await?;
+            (TaskKind::ProvisionGroup, None)
+        }
+        GroupEvent::GroupRenamed { .. } => (TaskKind::UpdateGroup, None),
+        GroupEvent::GroupMemberAdded { user_id } => (TaskKind::AddGroupMember, Some(user_id.to_string())),
+        GroupEvent::GroupMemberRemoved { user_id } => (TaskKind::RemoveGroupMember, Some(user_id.to_string())),
+        GroupEvent::GroupDeleted => (TaskKind::DeleteGroup, None),
+    };
+    // Only groups created while connected are in Microsoft 365; only assigned users are there.
+    let known: Option<FederatedDomain> = tx
+        .fetch_optional(
+            "SELECT group_id AS domain FROM outbox_groups WHERE tenant_id = $1 AND group_id = $2",
+            args![tenant.clone(), group.clone()],
+        )
+        .await?;
+    if known.is_none() {
+        return Ok(());
+    }
+    if let Some(user) = &member
+        && !assigned(tx, &tenant, user).await?
+    {
+        return Ok(());
+    }
+    let at = event.occurred_at();
+    tx.execute(
+        "INSERT INTO outbox_tasks (tenant_id, task_id, seq, target, kind, user_id, sku_id, status, attempts, round_attempts,
+                                   next_attempt_at, created_at, updated_at)
+         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_tasks), $3, $4, $5, NULL, 'PENDING', 0, 0, $6, $7, $8)
+         ON CONFLICT (tenant_id, task_id) DO NOTHING",
+        args![tenant, task_id(event, 0), format!("group:{group}"), kind.as_str(), member, millis(at), at, at],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Which domains Microsoft 365 federates with Tessera: a rollover must reach each of them.
 async fn apply_domain(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
     let tenant = tenant_of(event)?;
@@ -254,9 +306,26 @@ async fn apply_task(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
             )
             .await?;
             let row: Option<TaskRow> = tx
-                .fetch_optional("SELECT kind, user_id FROM outbox_tasks WHERE tenant_id = $1 AND task_id = $2", args![tenant.clone(), task])
+                .fetch_optional(
+                    "SELECT kind, user_id, target FROM outbox_tasks WHERE tenant_id = $1 AND task_id = $2",
+                    args![tenant.clone(), task],
+                )
                 .await?;
-            if let Some(TaskRow { kind, user_id: Some(user) }) = row {
+            let task_target = row.as_ref().map(|r| r.target.clone());
+            if let Some(TaskRow { kind, .. }) = &row
+                && kind == TaskKind::ProvisionGroup.as_str()
+            {
+                let group = task_target.as_deref().and_then(|t| t.strip_prefix("group:")).unwrap_or_default().to_owned();
+                tx.execute(
+                    "UPDATE outbox_groups SET graph_object_id = $1 WHERE tenant_id = $2 AND group_id = $3",
+                    args![graph_object_id.clone(), tenant.clone(), group],
+                )
+                .await?;
+            }
+            if let Some(TaskRow { kind, user_id: Some(user), .. }) = row
+                && kind != TaskKind::AddGroupMember.as_str()
+                && kind != TaskKind::RemoveGroupMember.as_str()
+            {
                 // Later tasks address the user by its Graph object id; a deleted one has none.
                 let object_id = if kind == TaskKind::DeleteUser.as_str() { None } else { graph_object_id };
                 if object_id.is_some() || kind == TaskKind::DeleteUser.as_str() {
@@ -305,11 +374,11 @@ impl Projection for OutboxProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["outbox_tasks", "outbox_tenants", "outbox_users", "outbox_domains"]
+        &["outbox_tasks", "outbox_tenants", "outbox_users", "outbox_domains", "outbox_groups"]
     }
 
     fn handles(&self, aggregate_type: &str) -> bool {
-        [User::TYPE, ProvisioningTask::TYPE, Microsoft365Connection::TYPE, Tenant::TYPE, CustomDomain::TYPE, SigningKeys::TYPE]
+        [User::TYPE, ProvisioningTask::TYPE, Microsoft365Connection::TYPE, Tenant::TYPE, CustomDomain::TYPE, SigningKeys::TYPE, Group::TYPE]
             .contains(&aggregate_type)
     }
 
@@ -325,6 +394,9 @@ impl Projection for OutboxProjection {
         }
         if event.aggregate_type == SigningKeys::TYPE {
             return apply_signing_keys(tx, event).await;
+        }
+        if event.aggregate_type == Group::TYPE {
+            return apply_group(tx, event).await;
         }
         if event.aggregate_type == Microsoft365Connection::TYPE {
             let connected = match decode::<Microsoft365Event>(event)? {

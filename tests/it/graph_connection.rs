@@ -96,7 +96,13 @@ async fn connects_with_a_client_secret_and_tests_it(backend: Backend) {
         .collect();
     assert_eq!(
         missing,
-        ["Domain-InternalFederation.ReadWrite.All", "User.ReadWrite.All", "LicenseAssignment.ReadWrite.All", "LicenseAssignment.Read.All"]
+        [
+            "Domain-InternalFederation.ReadWrite.All",
+            "User.ReadWrite.All",
+            "LicenseAssignment.ReadWrite.All",
+            "Group.ReadWrite.All",
+            "LicenseAssignment.Read.All"
+        ]
     );
 
     // The secret is never returned: not by the connection, not in the audit trail.

@@ -15,6 +15,7 @@ both_backends!(
     existing_microsoft365_users_are_matched_not_duplicated,
     failed_tasks_carry_graphs_error_and_can_be_retried,
     licenses_are_refreshed_and_a_grant_without_units_left_is_refused,
+    groups_become_security_groups_with_their_members,
 );
 
 /// A tenant connected to the emulator, contoso.com verified, usage location US and E3 by default.
@@ -390,6 +391,45 @@ async fn licenses_are_refreshed_and_a_grant_without_units_left_is_refused(backen
     let refreshed =
         body["data"]["auditEvents"]["nodes"].as_array().unwrap().iter().filter(|e| e["eventType"] == "SubscribedSkusRefreshed").count();
     assert_eq!(refreshed, 2);
+}
+
+async fn groups_become_security_groups_with_their_members(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let emu = Emulator::start().await;
+    let admin = connected_tenant(&app, &emu).await;
+    let (ann, _) = assigned_user(&app, &admin, "ann@contoso.com").await;
+    let (bob, _) = assigned_user(&app, &admin, "bob@contoso.com").await;
+    // Some Graph answers lost: the group is still created once.
+    emu.faults(json!([{"kind": "drop", "method": "POST", "pathPrefix": "/v1.0/groups", "rate": 0.5}])).await;
+    let data = app.ok(&admin, "mutation { createGroup(displayName: \"Sales\") { id } }", json!({})).await;
+    let group = data["createGroup"]["id"].as_str().unwrap().to_owned();
+    let member = "mutation($g: ID!, $u: ID!) { addGroupMember(groupId: $g, userId: $u) { id } }";
+    app.ok(&admin, member, json!({"g": group, "u": ann})).await;
+    app.ok(&admin, member, json!({"g": group, "u": bob})).await;
+    app.ok(&admin, "mutation($g: ID!) { renameGroup(id: $g, displayName: \"Sales EMEA\") { id } }", json!({"g": group})).await;
+    app.ok(&admin, "mutation($g: ID!, $u: ID!) { removeGroupMember(groupId: $g, userId: $u) { id } }", json!({"g": group, "u": bob})).await;
+    let tasks = app.settled_tasks(&admin, SETTLE).await;
+    assert!(tasks.iter().all(|t| t["status"] == "SUCCEEDED"), "{tasks:#?}");
+    let kinds: Vec<&str> = tasks.iter().filter(|t| t["target"] == format!("group:{group}")).map(|t| t["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["PROVISION_GROUP", "ADD_GROUP_MEMBER", "ADD_GROUP_MEMBER", "UPDATE_GROUP", "REMOVE_GROUP_MEMBER"]);
+
+    let tenant = emu.control("GET", &format!("/tenants/{}", crate::helpers::graph::ENTRA_TENANT), None).await;
+    let groups: Vec<&Value> =
+        tenant["groups"].as_array().unwrap().iter().filter(|g| g["mailNickname"].as_str().unwrap().starts_with("tessera-")).collect();
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    let there = groups[0];
+    assert_eq!(there["displayName"], "Sales EMEA");
+    assert_eq!(there["securityEnabled"], true);
+    assert_eq!(there["mailEnabled"], false);
+    let ann_object = emu.users_with_upn("ann@contoso.com").await[0]["id"].clone();
+    assert_eq!(there["members"], json!([ann_object]));
+
+    // Deleting the group deletes it in Microsoft 365.
+    emu.faults(json!([])).await;
+    app.ok(&admin, "mutation($g: ID!) { deleteGroup(id: $g) }", json!({"g": group})).await;
+    app.settled_tasks(&admin, SETTLE).await;
+    let tenant = emu.control("GET", &format!("/tenants/{}", crate::helpers::graph::ENTRA_TENANT), None).await;
+    assert!(!tenant["groups"].as_array().unwrap().iter().any(|g| g["mailNickname"].as_str().unwrap().starts_with("tessera-")));
 }
 
 #[derive(sqlx::FromRow)]

@@ -16,10 +16,16 @@ pub enum TaskKind {
     /// A signing-key rollover: PATCH the domain's federation configuration with the current
     /// `signingCertificate` and `nextSigningCertificate`.
     UpdateFederation,
+    /// A security group: create (or find by mailNickname), rename, members, delete.
+    ProvisionGroup,
+    UpdateGroup,
+    AddGroupMember,
+    RemoveGroupMember,
+    DeleteGroup,
 }
 
 impl TaskKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 13] = [
         Self::ProvisionUser,
         Self::UpdateUser,
         Self::GrantLicense,
@@ -28,6 +34,11 @@ impl TaskKind {
         Self::EnableUser,
         Self::DeleteUser,
         Self::UpdateFederation,
+        Self::ProvisionGroup,
+        Self::UpdateGroup,
+        Self::AddGroupMember,
+        Self::RemoveGroupMember,
+        Self::DeleteGroup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,10 +51,21 @@ impl TaskKind {
             Self::EnableUser => "ENABLE_USER",
             Self::DeleteUser => "DELETE_USER",
             Self::UpdateFederation => "UPDATE_FEDERATION",
+            Self::ProvisionGroup => "PROVISION_GROUP",
+            Self::UpdateGroup => "UPDATE_GROUP",
+            Self::AddGroupMember => "ADD_GROUP_MEMBER",
+            Self::RemoveGroupMember => "REMOVE_GROUP_MEMBER",
+            Self::DeleteGroup => "DELETE_GROUP",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl TaskKind {
+    pub fn is_group_task(self) -> bool {
+        matches!(self, Self::ProvisionGroup | Self::UpdateGroup | Self::AddGroupMember | Self::RemoveGroupMember | Self::DeleteGroup)
     }
 }

@@ -18,8 +18,13 @@ pub const LIMITED_CLIENT: &str = "c1c1c1c1-0000-4000-8000-000000000002";
 pub const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
 pub const E5: &str = "c7df2760-2c81-4ef7-b578-5b5392b571df";
 
-pub const ALL_PERMISSIONS: &[&str] =
-    &["User.ReadWrite.All", "Domain.Read.All", "Domain-InternalFederation.ReadWrite.All", "LicenseAssignment.ReadWrite.All"];
+pub const ALL_PERMISSIONS: &[&str] = &[
+    "User.ReadWrite.All",
+    "Domain.Read.All",
+    "Domain-InternalFederation.ReadWrite.All",
+    "LicenseAssignment.ReadWrite.All",
+    "Group.ReadWrite.All",
+];
 
 pub fn seed() -> Value {
     json!({"tenants": [{
