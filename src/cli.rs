@@ -47,9 +47,11 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
             if selected.is_empty() {
                 anyhow::bail!("unknown projection {:?}; `tessera projections list` names them", name.unwrap_or_default());
             }
+            // Projections of personal data open it: the master key is needed.
+            let personal = personal_data(settings)?;
             for projection in selected {
                 projections::reset(&db, projection.as_ref()).await?;
-                let reached = projections::catch_up(&db, projection.as_ref()).await?;
+                let reached = projections::catch_up(&db, &personal, projection.as_ref()).await?;
                 println!("rebuilt {} up to position {}", projection.name(), reached.position);
             }
         }
@@ -199,13 +201,19 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
     bar
 }
 
+/// Opens personal values in events (needs the master key, as the server does).
+fn personal_data(settings: &Settings) -> anyhow::Result<crate::eventstore::PersonalData> {
+    Ok(crate::eventstore::PersonalData::new(crate::crypto::Crypto::new(startup::master_keys(settings)?)))
+}
+
 /// `tessera replay`: rebuilds every read model from the events into a scratch store and
 /// compares it with the live one; exits non-zero on any difference.
 pub async fn replay(settings: &Settings) -> anyhow::Result<()> {
+    let personal = personal_data(settings)?;
     let db = startup::connect(settings).await?;
     db.migrate().await?;
     let started = std::time::Instant::now();
-    let report = crate::audit::replay::replay(&db).await;
+    let report = crate::audit::replay::replay(&db, &personal).await;
     db.close().await;
     let report = report?;
     let seconds = started.elapsed().as_secs_f64();

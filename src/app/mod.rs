@@ -7,6 +7,7 @@ mod context;
 pub mod dns;
 mod domains;
 mod error;
+mod forget;
 mod groups;
 mod origins;
 mod passwords;
@@ -21,6 +22,7 @@ use std::time::Duration;
 pub use api_keys::{NewApiKey, hash_secret};
 pub use context::{ClientOrigin, Principal, RequestContext, TenantScope};
 pub use error::AppError;
+pub use forget::ForgetReport;
 pub use passwords::{Argon2Params, PasswordHasher};
 pub use signin::SignInSettings;
 pub use users::{NewUser, ProfileInput};
@@ -54,7 +56,7 @@ impl Tessera {
         settle_timeout: Duration,
     ) -> Self {
         Self {
-            store: EventStore::new(db),
+            store: EventStore::new(db, crate::eventstore::PersonalData::new(crypto.clone())),
             projector,
             crypto,
             dns,
@@ -82,6 +84,11 @@ impl Tessera {
 
     pub fn projector(&self) -> &ProjectorHandle {
         &self.projector
+    }
+
+    /// The sealing and opening of personal values (for projections rebuilt in-process).
+    pub fn personal_data(&self) -> &crate::eventstore::PersonalData {
+        self.store.personal()
     }
 
     /// Runs a command and waits (bounded) until the read models show it, so a query right

@@ -6,7 +6,7 @@ pub mod claim;
 pub mod custom_domain;
 mod error;
 pub mod group;
-mod personal;
+pub mod personal;
 pub mod sign_in;
 pub mod signing_key;
 pub mod tenant;

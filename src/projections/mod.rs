@@ -18,6 +18,9 @@ pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, reset, r
 use crate::db::Tx;
 use crate::eventstore::StoredEvent;
 
+/// What read models show in place of a personal value whose subject was forgotten.
+pub const FORGOTTEN: &str = "(forgotten)";
+
 /// A reducer from events to the rows of the tables it owns.
 #[async_trait::async_trait]
 pub trait Projection: Send + Sync + 'static {
@@ -25,6 +28,11 @@ pub trait Projection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The tables it owns, emptied by a rebuild.
     fn tables(&self) -> &'static [&'static str];
+    /// Whether it reads personal values: then it gets events with them opened (or, for
+    /// forgotten subjects, marked forgotten); the others get the stored bytes.
+    fn reads_personal_data(&self) -> bool {
+        false
+    }
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError>;
 }
 

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use super::Projection;
 use crate::args;
 use crate::db::{Db, DbError, Tx};
-use crate::eventstore::{Checkpoint, read_after};
+use crate::eventstore::{Checkpoint, PersonalData, read_after};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -17,6 +17,8 @@ pub enum ProjectionError {
     Decode { position: i64, event_type: String, message: String },
     #[error("unknown projection {0:?}")]
     Unknown(String),
+    #[error(transparent)]
+    Personal(#[from] crate::eventstore::PersonalError),
 }
 
 /// Events applied per transaction: large enough to amortize the commit, small enough to keep
@@ -26,6 +28,7 @@ const BATCH: i64 = 500;
 /// Runs every projection, each in its own task with its own checkpoint.
 pub struct Projector {
     db: Db,
+    personal: PersonalData,
     projections: Vec<Arc<dyn Projection>>,
     wake: Vec<Arc<Notify>>,
     progress: Vec<watch::Sender<Checkpoint>>,
@@ -74,10 +77,10 @@ impl ProjectorHandle {
 }
 
 impl Projector {
-    pub fn new(db: Db, projections: Vec<Arc<dyn Projection>>, poll_interval: Duration) -> Self {
+    pub fn new(db: Db, personal: PersonalData, projections: Vec<Arc<dyn Projection>>, poll_interval: Duration) -> Self {
         let wake = projections.iter().map(|_| Arc::new(Notify::new())).collect();
         let progress = projections.iter().map(|_| watch::channel(Checkpoint::default()).0).collect();
-        Self { db, projections, wake, progress, poll_interval }
+        Self { db, personal, projections, wake, progress, poll_interval }
     }
 
     pub fn handle(&self) -> ProjectorHandle {
@@ -89,12 +92,13 @@ impl Projector {
         let mut tasks = Vec::new();
         for ((projection, wake), progress) in self.projections.into_iter().zip(self.wake).zip(self.progress) {
             let db = self.db.clone();
+            let personal = self.personal.clone();
             let shutdown = shutdown.clone();
             let poll = self.poll_interval;
             tasks.push(tokio::spawn(async move {
                 let mut failures = 0u32;
                 loop {
-                    match run_batch(&db, projection.as_ref()).await {
+                    match run_batch(&db, &personal, projection.as_ref()).await {
                         Ok((checkpoint, applied)) => {
                             failures = 0;
                             progress.send_replace(checkpoint);
@@ -124,10 +128,14 @@ impl Projector {
 
 /// Applies the next batch in one transaction together with the checkpoint. The checkpoint row
 /// is locked first, so several Tessera instances never apply the same event twice.
-pub async fn run_batch(db: &Db, projection: &dyn Projection) -> Result<(Checkpoint, usize), ProjectionError> {
+pub async fn run_batch(db: &Db, personal: &PersonalData, projection: &dyn Projection) -> Result<(Checkpoint, usize), ProjectionError> {
     let mut tx = db.begin_system().await?;
     let checkpoint = lock_checkpoint(&mut tx, db, projection.name()).await?;
-    let events = read_after(&mut tx, db.backend(), checkpoint, BATCH).await?;
+    let mut events = read_after(&mut tx, db.backend(), checkpoint, BATCH).await?;
+    if projection.reads_personal_data() {
+        // Keys read in this transaction: a subject forgotten before it is forgotten here too.
+        personal.open_stored(&mut tx, &mut events).await?;
+    }
     let Some(last) = events.last().map(|e| e.checkpoint()) else {
         tx.commit().await?;
         return Ok((checkpoint, 0));
@@ -171,9 +179,9 @@ pub async fn reset(db: &Db, projection: &dyn Projection) -> Result<(), Projectio
 }
 
 /// Applies batches until the projection has seen every committed event.
-pub async fn catch_up(db: &Db, projection: &dyn Projection) -> Result<Checkpoint, ProjectionError> {
+pub async fn catch_up(db: &Db, personal: &PersonalData, projection: &dyn Projection) -> Result<Checkpoint, ProjectionError> {
     loop {
-        let (checkpoint, applied) = run_batch(db, projection).await?;
+        let (checkpoint, applied) = run_batch(db, personal, projection).await?;
         if applied == 0 {
             return Ok(checkpoint);
         }

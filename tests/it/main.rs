@@ -12,6 +12,7 @@ mod concurrency;
 mod domains;
 mod emulator;
 mod errors;
+mod forget;
 mod groups;
 mod health;
 mod isolation;

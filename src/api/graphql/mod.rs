@@ -3,6 +3,7 @@
 mod audit;
 mod codes;
 mod endpoint;
+mod forget;
 mod mutation;
 mod payload;
 mod query;
