@@ -20,53 +20,15 @@ BENCH_SECONDS=${BENCH_SECONDS:-30}
 SEED_USERS=${SEED_USERS:-100000}
 READ_REQUESTS=${READ_REQUESTS:-2000}
 PGBENCH_SCALE=${PGBENCH_SCALE:-10}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-
 out="${OUT:-load-tests/results/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 results="$out/results.jsonl"
 : >"$results"
-log() { echo "== $*" | tee -a "$out/run.log" >&2; }
+. load-tests/lib.sh
+build_release
+start_pg
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql postgresql-contrib postgresql-client >/dev/null
-fi
-
-log "building (release)"
-cargo build --release --quiet --bin tessera --bin tessera-load
-bin="$CARGO_TARGET_DIR/release"
-
-free_port() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"; }
-
-# --- the private, durable PostgreSQL cluster ---------------------------------------------
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-pgdir=$(mktemp -d /tmp/tessera-bench-pg.XXXXXX)
-pgport=$(free_port tcp)
-run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$pgdir"
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi
-}
-cleanup() {
-    stop_server
-    run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true
-    rm -rf "$pgdir"
-}
-trap cleanup EXIT
-run_pg "$pgbin/initdb" -D "$pgdir/data" -A trust -U postgres >/dev/null
-run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w start \
-    -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB" >/dev/null
-psql() { command psql -q -h 127.0.0.1 -p "$pgport" -U postgres -v ON_ERROR_STOP=1 "$@"; }
-psql -d postgres -c "CREATE ROLE tessera LOGIN PASSWORD 'tessera' NOSUPERUSER NOBYPASSRLS" \
-    -c "CREATE DATABASE tessera OWNER tessera" -c "CREATE DATABASE pgbench"
-log "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on port $pgport (fsync=$(psql -d postgres -Atc 'SHOW fsync'), synchronous_commit=$(psql -d postgres -Atc 'SHOW synchronous_commit'))"
-
-pgbench() { "$pgbin/pgbench" -h 127.0.0.1 -p "$pgport" -U postgres "$@"; }
 log "pgbench -i -s $PGBENCH_SCALE"
 pgbench -i -q -s "$PGBENCH_SCALE" pgbench >"$out/pgbench-init.log" 2>&1
 run_pgbench() {
@@ -80,30 +42,8 @@ run_pgbench() {
 }
 
 # --- tessera serve ------------------------------------------------------------------------
-operator_key="tsk_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-export TESSERA_LOAD_OPERATOR_KEY="$operator_key"
-start_server() { # name, then environment assignments
-    local name=$1
-    shift
-    http_port=$(free_port tcp)
-    dns_port=$(free_port udp)
-    env "$@" TESSERA_LISTEN="127.0.0.1:$http_port" TESSERA_OPERATOR_KEY="$operator_key" \
-        TESSERA_DNS_NAMESERVERS="127.0.0.1:$dns_port" TESSERA_LOG="${TESSERA_LOG:-warn}" \
-        "$bin/tessera" serve >"$out/server-$name.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 120); do
-        curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && return 0
-        kill -0 "$server_pid" 2>/dev/null || { cat "$out/server-$name.log" >&2; return 1; }
-        sleep 0.5
-    done
-    echo "server $name did not become ready" >&2
-    return 1
-}
-load() { "$bin/tessera-load" --url "http://127.0.0.1:$http_port" --dns "127.0.0.1:$dns_port" --json "$@" | tee -a "$out/load.log" | sed -n 's/^RESULT //p'; }
-tag() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.update(json.loads(sys.argv[1])); print(json.dumps(d))' "$1"; }
-
 run_pgbench before
-start_server postgres DATABASE_URL="postgres://tessera:tessera@127.0.0.1:$pgport/tessera" \
+start_server postgres DATABASE_URL="$database_url" \
     TESSERA_MASTER_KEY="$("$bin/tessera" generate-master-key)"
 log "mix on PostgreSQL: $CLIENTS clients, ${BENCH_SECONDS} s"
 load mix --clients "$CLIENTS" --seconds "$BENCH_SECONDS" | tag '{"backend":"postgres"}' >>"$results"
@@ -118,7 +58,7 @@ stop_server
 rm -rf "$sqlite_dir"
 
 if [ "$SEED_USERS" -gt 0 ]; then # SEED_USERS=0 runs only the throughput benchmarks
-    start_server postgres-read DATABASE_URL="postgres://tessera:tessera@127.0.0.1:$pgport/tessera" \
+    start_server postgres-read DATABASE_URL="$database_url" \
         TESSERA_MASTER_KEY="$("$bin/tessera" generate-master-key)"
     log "seeding $SEED_USERS users through the API"
     seeded=$(load seed --users "$SEED_USERS" --clients "$CLIENTS" | tag '{"backend":"postgres"}')

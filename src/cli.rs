@@ -49,10 +49,15 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
             }
             // Projections of personal data open it: the master key is needed.
             let personal = personal_data(settings)?;
-            for projection in selected {
+            let started = std::time::Instant::now();
+            for projection in &selected {
                 projections::reset(&db, projection.as_ref()).await?;
-                let reached = projections::catch_up(&db, &personal, projection.as_ref()).await?;
-                println!("rebuilt {} up to position {}", projection.name(), reached.position);
+            }
+            // One pass over the events feeds every selected read model.
+            let reached = projections::catch_up_all(&db, &personal, &selected).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            for projection in &selected {
+                println!("rebuilt {} up to position {} ({seconds:.1} s for all)", projection.name(), reached.position);
             }
         }
     }

@@ -7,6 +7,9 @@
 //!   and after, so only this run's events count).
 //! - `seed`: creates N users as fast as the API takes them (the setup of `read`).
 //! - `read`: `users(first: 50)` p50/p99 over the first page and pages reached by cursors.
+//! - `signin`: the WS-Federation sign-in (SSO tokens/s, password sign-ins/s, latency, the
+//!   server's memory with many live sessions); see `signin.rs`.
+//! - `argon2` / `rsa`: in-process baselines for `signin` on the same cores; see `baseline.rs`.
 //!
 //! Domain verification needs a DNS TXT record: the tool answers DNS itself on `--dns`
 //! (UDP, hickory-proto for the wire format), and the server is started with
@@ -14,6 +17,11 @@
 //! verification path, with no test-only switch in the product.
 //!
 //! Every request loop is bounded in time or count and only talks to the given URL.
+
+mod audit_read;
+mod baseline;
+mod events;
+mod signin;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,8 +43,8 @@ struct Cli {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// An operator key of that server.
-    #[arg(long, env = "TESSERA_LOAD_OPERATOR_KEY")]
+    /// An operator key of that server (every command but `seed-events`, `argon2` and `rsa`).
+    #[arg(long, env = "TESSERA_LOAD_OPERATOR_KEY", default_value = "")]
     operator_key: String,
     /// Where this tool answers DNS (the server's TESSERA_DNS_NAMESERVERS).
     #[arg(long, default_value = "127.0.0.1:5353")]
@@ -80,6 +88,76 @@ enum Command {
         #[arg(long)]
         with_licenses: bool,
     },
+    /// `auditEvents` latency with several filters on a tenant's (large) history.
+    AuditRead {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// Pages followed by cursor before starting again at the first page.
+        #[arg(long, default_value_t = 20)]
+        pages: usize,
+    },
+    /// Writes users' histories (5 events each) straight into a store through the event store,
+    /// with no server: the setup of the audit benchmarks.
+    SeedEvents {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 200_000)]
+        users: u64,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+    },
+    /// The WS-Fed sign-in: SSO token issuance, password sign-ins, memory with live sessions.
+    Signin {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Users with a password in the benchmark tenant (sign-ins are spread over them).
+        #[arg(long, default_value_t = 256)]
+        users: usize,
+        /// Measured window of the SSO and of the password phase.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 5)]
+        warmup_seconds: u64,
+        /// Sessions made by `sessions` to use once each at the end.
+        #[arg(long)]
+        touch_sessions: Option<std::path::PathBuf>,
+        /// The server's process id, to sample its resident memory from /proc.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// Signed-in sessions by real sign-ins in a fresh tenant; cookies go to a file.
+    Sessions {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 256)]
+        users: usize,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Raw argon2id verifications/s with the server's parameters, one thread per core.
+    Argon2 {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long)]
+        threads: Option<usize>,
+        #[arg(long, env = "TESSERA_ARGON2_MEMORY_KIB")]
+        memory_kib: Option<u32>,
+        #[arg(long, env = "TESSERA_ARGON2_ITERATIONS")]
+        iterations: Option<u32>,
+        #[arg(long, env = "TESSERA_ARGON2_PARALLELISM")]
+        parallelism: Option<u32>,
+    },
+    /// RSA-2048 signatures/s with the OpenSSL the server links, one thread per core.
+    Rsa {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[tokio::main]
@@ -87,6 +165,35 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let api = Api::new(&cli.url)?;
     let result = match cli.command {
+        Command::Signin { clients, users, seconds, warmup_seconds, touch_sessions, server_pid } => {
+            let dns = Dns::start(cli.dns).await?;
+            let options = signin::Options {
+                clients,
+                warmup: Duration::from_secs(warmup_seconds),
+                measured: Duration::from_secs(seconds),
+                touch: touch_sessions,
+                server_pid,
+            };
+            signin::run(&api, &cli.operator_key, &dns, users, &options).await?
+        }
+        Command::Sessions { count, clients, users, out } => {
+            let dns = Dns::start(cli.dns).await?;
+            signin::make_sessions(&api, &cli.operator_key, &dns, users, clients, count, &out).await?
+        }
+        Command::Argon2 { seconds, threads, memory_kib, iterations, parallelism } => {
+            let defaults = tessera::app::Argon2Params::default();
+            let params = tessera::app::Argon2Params {
+                memory_kib: memory_kib.unwrap_or(defaults.memory_kib),
+                iterations: iterations.unwrap_or(defaults.iterations),
+                parallelism: parallelism.unwrap_or(defaults.parallelism),
+            };
+            let threads = threads.unwrap_or_else(baseline::cores);
+            tokio::task::spawn_blocking(move || baseline::argon2(params, threads, seconds)).await??
+        }
+        Command::Rsa { seconds, threads } => {
+            let threads = threads.unwrap_or_else(baseline::cores);
+            tokio::task::spawn_blocking(move || baseline::rsa(threads, seconds)).await??
+        }
         Command::Mix { clients, seconds, warmup_seconds } => {
             let dns = Dns::start(cli.dns).await?;
             let tenant = Tenant::set_up(&api, &cli.operator_key, &dns).await?;
@@ -100,6 +207,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Read { tenant, requests, pages, with_licenses } => {
             read(&api, &cli.operator_key, &tenant, requests, pages, with_licenses).await?
         }
+        Command::AuditRead { tenant, requests, pages } => audit_read::run(&api, &cli.operator_key, &tenant, requests, pages).await?,
+        Command::SeedEvents { database_url, users, clients } => events::seed(&database_url, users, clients).await?,
     };
     println!("{}", serde_json::to_string_pretty(&result)?);
     if cli.json {

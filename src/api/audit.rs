@@ -56,6 +56,7 @@ pub async fn export(req: HttpRequest, query: web::Query<ExportQuery>, app: web::
             correlation_id: correlation_id.clone(),
             request_id: uuid::Uuid::new_v4().to_string(),
             origin: client_origin(&req),
+            origin_recorded: Default::default(),
         };
         let tenant = query.tenant_id.as_deref().map(TenantId::parse).transpose()?;
         app.audit_export(&ctx, tenant, Range { since: query.since, until: query.until }).await

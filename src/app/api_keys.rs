@@ -75,6 +75,7 @@ impl Tessera {
             return Err(AppError::NotFound("API key".into()));
         }
         self.run::<ApiKey>(ctx, key.tenant_id, &key_id.to_string(), ApiKeyCommand::RevokeApiKey).await?;
+        self.principals.evict(key_id);
         Ok(key_id)
     }
 
@@ -84,13 +85,19 @@ impl Tessera {
         if !secret.starts_with(PREFIX) || secret.len() > 128 {
             return Err(refused());
         }
-        let row = crate::read::api_keys::by_secret_hash(self.db(), &hash_secret(secret)).await?.ok_or_else(refused)?;
+        let secret_hash = hash_secret(secret);
+        if let Some(principal) = self.principals.get(&secret_hash) {
+            return Ok(principal);
+        }
+        let row = crate::read::api_keys::by_secret_hash(self.db(), &secret_hash).await?.ok_or_else(refused)?;
         if row.revoked {
             return Err(refused());
         }
         let role = Role::parse(&row.role).ok_or_else(refused)?;
         let tenant_id = if row.tenant_id.is_empty() { None } else { Some(TenantId::parse(&row.tenant_id).map_err(|_| refused())?) };
-        Ok(Principal { key_id: ApiKeyId::parse(&row.key_id).map_err(|_| refused())?, name: row.name, role, tenant_id })
+        let principal = Principal { key_id: ApiKeyId::parse(&row.key_id).map_err(|_| refused())?, name: row.name, role, tenant_id };
+        self.principals.put(secret_hash, principal.clone());
+        Ok(principal)
     }
 
     /// On an empty store, makes the first operator key and returns its secret to print once.
@@ -128,7 +135,7 @@ impl Tessera {
         let command =
             ApiKeyCommand::CreateApiKey { key_id, tenant_id: None, name, role: Role::Operator, secret_hash: hash_secret(&secret) };
         match self.store.execute::<ApiKey>(&key_id.to_string(), command, &metadata).await {
-            Ok(committed) => self.settle(committed).await,
+            Ok(committed) => self.settle(<ApiKey as cqrs_es::Aggregate>::TYPE, committed).await,
             // Another instance created the configured key first.
             Err(crate::eventstore::StoreError::Domain(crate::domain::DomainError::Conflict(_))) if !print => {}
             Err(other) => return Err(other.into()),

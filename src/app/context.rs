@@ -28,6 +28,8 @@ pub struct RequestContext {
     /// Unique per HTTP request.
     pub request_id: String,
     pub origin: ClientOrigin,
+    /// Set once the origin is stored, so a request running several commands stores it once.
+    pub origin_recorded: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Proof that the caller may read one tenant's data. Only `RequestContext` makes it, and

@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod context;
+mod cpu_pool;
 pub mod dns;
 mod domains;
 mod error;
@@ -11,6 +12,7 @@ mod forget;
 mod groups;
 mod origins;
 mod passwords;
+mod principal_cache;
 pub mod signin;
 mod signing_keys;
 mod tenants;
@@ -43,7 +45,10 @@ pub struct Tessera {
     settle_timeout: Duration,
     sign_in: SignInSettings,
     key_cache: signing_keys::KeyCache,
+    principals: principal_cache::PrincipalCache,
     sign_in_guard: signin::Guard,
+    /// Token signatures run here, off the async executors.
+    signer: cpu_pool::CpuPool,
 }
 
 impl Tessera {
@@ -64,7 +69,9 @@ impl Tessera {
             settle_timeout,
             sign_in: SignInSettings::default(),
             key_cache: signing_keys::KeyCache::default(),
+            principals: principal_cache::PrincipalCache::default(),
             sign_in_guard: signin::Guard::new(),
+            signer: cpu_pool::CpuPool::per_core("token-signer"),
         }
     }
 
@@ -126,12 +133,12 @@ impl Tessera {
         let committed = self.store.execute::<A>(id, command, metadata).await.map_err(AppError::from);
         crate::observability::record_command(A::TYPE, committed.is_ok(), started.elapsed());
         let committed = committed?;
-        self.settle(committed).await;
+        self.settle(A::TYPE, committed).await;
         Ok(committed)
     }
 
-    async fn settle(&self, committed: Committed) {
-        if committed.events > 0 && !self.projector.wait_for(committed.checkpoint, self.settle_timeout).await {
+    async fn settle(&self, aggregate_type: &str, committed: Committed) {
+        if committed.events > 0 && !self.projector.wait_for(aggregate_type, committed.checkpoint, self.settle_timeout).await {
             tracing::warn!(position = committed.checkpoint.position, "projections did not reach the command's position in time");
         }
     }

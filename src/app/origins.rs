@@ -16,6 +16,9 @@ impl Tessera {
         if ctx.origin.ip.is_none() && ctx.origin.user_agent.is_none() {
             return;
         }
+        if ctx.origin_recorded.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
         let user_agent = ctx.origin.user_agent.as_ref().map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
         let result = async {
             let mut tx = self.db().begin_system().await?;

@@ -3,9 +3,11 @@
 //! so its rows and its checkpoint commit together. It is deliberately not in
 //! `projections::all()`: rebuilding it from (possibly tampered) events would launder tampering.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 
-use super::canonical::{GENESIS, from_hex, link_hash, to_hex};
+use super::canonical::{GENESIS, Hash, from_hex, link_hash, to_hex};
 use super::keys::{self, SignedCheckpoint};
 use crate::args;
 use crate::crypto::Crypto;
@@ -56,14 +58,56 @@ impl AuditChain {
         Self { crypto, policy }
     }
 
-    async fn maybe_sign(&self, tx: &mut Tx, tenant: &str, seq: i64, position: i64, hash: &str) -> Result<(), ProjectionError> {
+    /// Links one event into its tenant's chain; `heads` carries the chains' state through a
+    /// batch (all in one transaction, under the projection's checkpoint lock, so nobody else
+    /// writes these chains meanwhile).
+    async fn link(&self, tx: &mut Tx, event: &StoredEvent, heads: &mut HashMap<String, ChainState>) -> Result<(), ProjectionError> {
+        let tenant = chain_of(event);
+        if !heads.contains_key(tenant) {
+            let state = ChainState::load(tx, tenant).await?;
+            heads.insert(tenant.to_owned(), state);
+        }
+        let state = heads.get_mut(tenant).ok_or_else(|| internal("chain state vanished"))?;
+        let seq = state.seq + 1;
+        let hash = link_hash(&state.prev, event);
+        let hex = to_hex(&hash);
+        tx.execute(
+            "INSERT INTO audit_chain (tenant_id, seq, position, hash) VALUES ($1, $2, $3, $4)",
+            args![tenant, seq, event.position, hex.clone()],
+        )
+        .await?;
+        state.seq = seq;
+        state.prev = hash;
+        let due = state.last_signed.is_none_or(|(signed_seq, signed_at)| {
+            seq - signed_seq >= self.policy.every_events || (Utc::now() - signed_at).num_seconds() >= self.policy.every_seconds
+        });
+        if due {
+            sign_head(tx, &self.crypto, tenant, seq, event.position, &hex).await?;
+            state.last_signed = Some((seq, Utc::now()));
+        }
+        Ok(())
+    }
+}
+
+/// A tenant's chain as the projector needs it: the head, and when it was last signed.
+struct ChainState {
+    seq: i64,
+    prev: Hash,
+    last_signed: Option<(i64, DateTime<Utc>)>,
+}
+
+impl ChainState {
+    async fn load(tx: &mut Tx, tenant: &str) -> Result<Self, ProjectionError> {
+        let head: Option<Head> =
+            tx.fetch_optional("SELECT seq, hash FROM audit_chain WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", args![tenant]).await?;
+        let (seq, prev) = match head {
+            Some(head) => (head.seq, from_hex(&head.hash).ok_or_else(|| internal("stored chain hash is not hex"))?),
+            None => (0, GENESIS),
+        };
         let last: Option<LastSigned> = tx
             .fetch_optional("SELECT seq, signed_at FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", args![tenant])
             .await?;
-        let due = last.is_none_or(|l| {
-            seq - l.seq >= self.policy.every_events || (Utc::now() - l.signed_at).num_seconds() >= self.policy.every_seconds
-        });
-        if due { sign_head(tx, &self.crypto, tenant, seq, position, hash).await } else { Ok(()) }
+        Ok(Self { seq, prev, last_signed: last.map(|l| (l.seq, l.signed_at)) })
     }
 }
 
@@ -141,20 +185,23 @@ impl Projection for AuditChain {
         &[]
     }
 
+    fn handles(&self, _aggregate_type: &str) -> bool {
+        true
+    }
+
+    fn read_your_writes(&self) -> bool {
+        false
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
-        let tenant = chain_of(event);
-        let head: Option<Head> =
-            tx.fetch_optional("SELECT seq, hash FROM audit_chain WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", args![tenant]).await?;
-        let (seq, prev) = match head {
-            Some(head) => (head.seq + 1, from_hex(&head.hash).ok_or_else(|| internal("stored chain hash is not hex"))?),
-            None => (1, GENESIS),
-        };
-        let hash = to_hex(&link_hash(&prev, event));
-        tx.execute(
-            "INSERT INTO audit_chain (tenant_id, seq, position, hash) VALUES ($1, $2, $3, $4)",
-            args![tenant, seq, event.position, hash.clone()],
-        )
-        .await?;
-        self.maybe_sign(tx, tenant, seq, event.position, &hash).await
+        self.link(tx, event, &mut HashMap::new()).await
+    }
+
+    async fn apply_batch(&self, tx: &mut Tx, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        let mut heads = HashMap::new();
+        for event in events {
+            self.link(tx, event, &mut heads).await?;
+        }
+        Ok(())
     }
 }

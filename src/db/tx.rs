@@ -75,3 +75,18 @@ impl Tx {
         Ok(())
     }
 }
+
+impl super::Db {
+    /// One read statement on the system connections, outside an explicit transaction (it runs
+    /// in its own implicit one): two round trips fewer than `begin_read` … `commit`, for hot
+    /// single-row lookups.
+    pub async fn read_optional<T: Row>(&self, sql: &str, args: &[Arg]) -> Result<Option<T>, DbError> {
+        Ok(match self {
+            Self::Postgres { system, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(system).await?,
+            Self::Sqlite(pool) => {
+                let sql = sqlite_sql(sql);
+                bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_optional(pool).await?
+            }
+        })
+    }
+}

@@ -18,6 +18,10 @@ impl Projection for ApiKeysProjection {
         &["api_keys"]
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        aggregate_type == ApiKey::TYPE
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type != ApiKey::TYPE {
             return Ok(());

@@ -18,6 +18,10 @@ impl Projection for DomainsProjection {
         &["domains"]
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        aggregate_type == CustomDomain::TYPE
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type != CustomDomain::TYPE {
             return Ok(());

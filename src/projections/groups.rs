@@ -19,6 +19,10 @@ impl Projection for GroupsProjection {
         &["groups", "group_members"]
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        aggregate_type == Group::TYPE || aggregate_type == User::TYPE
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type == User::TYPE {
             // A deleted user leaves every group's member list.

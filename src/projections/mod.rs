@@ -13,7 +13,7 @@ mod users;
 
 use std::sync::Arc;
 
-pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, reset, run_batch};
+pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, catch_up_all, reset, run_batch};
 
 use crate::db::Tx;
 use crate::eventstore::StoredEvent;
@@ -28,12 +28,28 @@ pub trait Projection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The tables it owns, emptied by a rebuild.
     fn tables(&self) -> &'static [&'static str];
+    /// Whether events of this aggregate type can change its tables; the runner skips the others.
+    fn handles(&self, aggregate_type: &str) -> bool;
+    /// Whether a command waits for this projection before answering (read-your-writes). The
+    /// audit chain does not: no mutation's answer is read from it.
+    fn read_your_writes(&self) -> bool {
+        true
+    }
     /// Whether it reads personal values: then it gets events with them opened (or, for
     /// forgotten subjects, marked forgotten); the others get the stored bytes.
     fn reads_personal_data(&self) -> bool {
         false
     }
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError>;
+    /// Applies a batch, in order, inside one transaction. One event at a time unless a
+    /// projection carries state across the batch (the audit chain keeps its chain heads in
+    /// memory rather than reading each back per event).
+    async fn apply_batch(&self, tx: &mut Tx, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(tx, event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Every projection this build knows.

@@ -6,8 +6,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Projection;
 use crate::args;
-use crate::db::{Db, DbError, Tx};
-use crate::eventstore::{Checkpoint, PersonalData, read_after};
+use crate::db::{Arg, Backend, Db, DbError, Tx};
+use crate::eventstore::{Checkpoint, PersonalData, StoredEvent, read_after};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -25,42 +25,56 @@ pub enum ProjectionError {
 /// write transactions short (long ones hold back every reader's `xmin`).
 const BATCH: i64 = 500;
 
-/// Runs every projection, each in its own task with its own checkpoint.
+/// Runs every projection from one tailing task: each batch of events is read once and applied
+/// to all projections in one transaction, which also moves each projection's own checkpoint.
+/// One commit per batch instead of one per projection is what keeps the lag low under load.
 pub struct Projector {
     db: Db,
     personal: PersonalData,
     projections: Vec<Arc<dyn Projection>>,
-    wake: Vec<Arc<Notify>>,
+    wake: Arc<Notify>,
     progress: Vec<watch::Sender<Checkpoint>>,
     poll_interval: Duration,
 }
 
-/// What the rest of the application holds: wake the projectors after a commit, wait for them to
-/// reach a position, read their lag.
+/// What the rest of the application holds: wake the projector after a commit, wait for it to
+/// reach a position, read its lag.
 #[derive(Clone)]
 pub struct ProjectorHandle {
-    wake: Vec<Arc<Notify>>,
-    progress: Vec<watch::Receiver<Checkpoint>>,
+    wake: Arc<Notify>,
+    watched: Arc<[Watched]>,
+}
+
+struct Watched {
+    projection: Arc<dyn Projection>,
+    progress: watch::Receiver<Checkpoint>,
 }
 
 impl ProjectorHandle {
-    /// A hint that new events exist; projectors also poll, so a lost hint only costs latency.
+    /// A hint that new events exist; the projector also polls, so a lost hint only costs latency.
     pub fn wake(&self) {
-        for notify in &self.wake {
-            notify.notify_one();
-        }
+        self.wake.notify_one();
     }
 
-    /// Waits until every projection has applied `target`, at most `timeout`. Returns whether
-    /// it got there.
-    pub async fn wait_for(&self, target: Checkpoint, timeout: Duration) -> bool {
+    /// Waits until every projection a read after a command of `aggregate_type` could depend on
+    /// has applied `target`, at most `timeout`. Returns whether it got there. Commands whose
+    /// events no read model shows (uniqueness claims) return at once.
+    pub async fn wait_for(&self, aggregate_type: &str, target: Checkpoint, timeout: Duration) -> bool {
         if target == Checkpoint::default() {
+            return true;
+        }
+        let relevant: Vec<_> = self
+            .watched
+            .iter()
+            .filter(|w| w.projection.read_your_writes() && w.projection.handles(aggregate_type))
+            .map(|w| w.progress.clone())
+            .collect();
+        if relevant.is_empty() {
             return true;
         }
         self.wake();
         let all = async {
-            for progress in &self.progress {
-                let mut rx = progress.clone();
+            for mut rx in relevant {
                 if rx.wait_for(|reached| *reached >= target).await.is_err() {
                     return false;
                 }
@@ -72,100 +86,239 @@ impl ProjectorHandle {
 
     /// The oldest checkpoint among the projections in this process.
     pub fn slowest(&self) -> Checkpoint {
-        self.progress.iter().map(|rx| *rx.borrow()).min().unwrap_or_default()
+        self.watched.iter().map(|w| *w.progress.borrow()).min().unwrap_or_default()
     }
 }
 
 impl Projector {
     pub fn new(db: Db, personal: PersonalData, projections: Vec<Arc<dyn Projection>>, poll_interval: Duration) -> Self {
-        let wake = projections.iter().map(|_| Arc::new(Notify::new())).collect();
         let progress = projections.iter().map(|_| watch::channel(Checkpoint::default()).0).collect();
-        Self { db, personal, projections, wake, progress, poll_interval }
+        Self { db, personal, projections, wake: Arc::new(Notify::new()), progress, poll_interval }
     }
 
     pub fn handle(&self) -> ProjectorHandle {
-        ProjectorHandle { wake: self.wake.clone(), progress: self.progress.iter().map(watch::Sender::subscribe).collect() }
+        let watched = self
+            .projections
+            .iter()
+            .zip(&self.progress)
+            .map(|(projection, progress)| Watched { projection: projection.clone(), progress: progress.subscribe() })
+            .collect();
+        ProjectorHandle { wake: self.wake.clone(), watched }
     }
 
-    /// Spawns one tailing task per projection; they stop when `shutdown` fires.
+    /// Spawns the tailing task; it stops when `shutdown` fires.
     pub fn spawn(self, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
-        let mut tasks = Vec::new();
-        for ((projection, wake), progress) in self.projections.into_iter().zip(self.wake).zip(self.progress) {
-            let db = self.db.clone();
-            let personal = self.personal.clone();
-            let shutdown = shutdown.clone();
-            let poll = self.poll_interval;
-            tasks.push(tokio::spawn(async move {
-                let mut failures = 0u32;
-                loop {
-                    match run_batch(&db, &personal, projection.as_ref()).await {
-                        Ok((checkpoint, applied)) => {
-                            failures = 0;
-                            progress.send_replace(checkpoint);
-                            if applied == BATCH as usize {
-                                continue;
+        let Self { db, personal, projections, wake, progress, poll_interval } = self;
+        vec![tokio::spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                let outcome = match run_all(&db, &personal, &projections).await {
+                    Ok(outcome) => Ok(outcome),
+                    // One failing projection must not hold the others back: apply them one by
+                    // one, so the healthy ones move on and only the broken one stalls.
+                    Err(error) => {
+                        tracing::warn!(%error, "batch over all projections failed; applying them one by one");
+                        run_each(&db, &personal, &projections).await
+                    }
+                };
+                let full = match outcome {
+                    Ok((reached, applied, failed)) => {
+                        for (sender, checkpoint) in progress.iter().zip(reached) {
+                            if let Some(checkpoint) = checkpoint {
+                                sender.send_replace(checkpoint);
                             }
                         }
-                        Err(error) => {
-                            // Stall rather than skip: the event stays unapplied and readiness
-                            // reports the lag until the cause is fixed.
-                            failures = failures.saturating_add(1);
-                            tracing::error!(projection = projection.name(), %error, "projection failed; retrying");
-                        }
+                        failures = if failed { failures.saturating_add(1) } else { 0 };
+                        applied == BATCH as usize
                     }
-                    let pause = if failures == 0 { poll } else { poll.saturating_mul(failures.min(50)) };
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = wake.notified() => {}
-                        () = tokio::time::sleep(pause) => {}
+                    Err(error) => {
+                        failures = failures.saturating_add(1);
+                        tracing::error!(%error, "projector failed; retrying");
+                        false
                     }
+                };
+                if full && failures == 0 {
+                    continue;
                 }
-            }));
-        }
-        tasks
+                // Stall rather than skip: a failing event stays unapplied and readiness reports
+                // the lag until the cause is fixed.
+                let pause = if failures == 0 { poll_interval } else { poll_interval.saturating_mul(failures.min(50)) };
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        })]
     }
 }
 
-/// Applies the next batch in one transaction together with the checkpoint. The checkpoint row
-/// is locked first, so several Tessera instances never apply the same event twice.
+/// The checkpoint each projection reached (none when it failed), the most events read, and
+/// whether a projection failed.
+type Outcome = (Vec<Option<Checkpoint>>, usize, bool);
+
+/// Applies the next batch to every projection in one transaction together with their
+/// checkpoints. The checkpoint rows are locked first (in name order), so several Tessera
+/// instances never apply the same event twice and never deadlock.
+async fn run_all(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projection>]) -> Result<Outcome, ProjectionError> {
+    let mut tx = db.begin_projector().await?;
+    relax_commit(&mut tx, db).await?;
+    let mut checkpoints = lock_all(&mut tx, db, projections).await?;
+    let from = checkpoints.iter().min().copied().unwrap_or_default();
+    let events = read_after(&mut tx, db.backend(), from, BATCH).await?;
+    let Some(last) = events.last().map(StoredEvent::checkpoint) else {
+        tx.commit().await?;
+        return Ok((checkpoints.into_iter().map(Some).collect(), 0, false));
+    };
+    // Read models of personal data get the values opened (keys read in this transaction: a
+    // subject forgotten before is forgotten here too); the others get the stored bytes.
+    let opened = if projections.iter().any(|p| p.reads_personal_data()) {
+        let mut copy = events.clone();
+        personal.open_stored(&mut tx, &mut copy).await?;
+        Some(copy)
+    } else {
+        None
+    };
+    // Projection by projection (each owns its tables, so their order does not matter), so a
+    // projection sees its whole batch at once.
+    for (projection, checkpoint) in projections.iter().zip(&checkpoints) {
+        let source = match &opened {
+            Some(opened) if projection.reads_personal_data() => opened,
+            _ => &events,
+        };
+        let handled: Vec<&StoredEvent> =
+            source.iter().filter(|e| e.checkpoint() > *checkpoint && projection.handles(&e.aggregate_type)).collect();
+        projection.apply_batch(&mut tx, &handled).await?;
+    }
+    let behind: Vec<usize> = (0..projections.len()).filter(|&i| checkpoints[i] < last).collect();
+    save_checkpoints(&mut tx, behind.iter().map(|&i| projections[i].name()), last).await?;
+    tx.commit().await?;
+    for &i in &behind {
+        let before = checkpoints[i];
+        crate::observability::record_projected(
+            projections[i].name(),
+            events.iter().filter(|e| e.checkpoint() > before).map(StoredEvent::occurred_at),
+        );
+        checkpoints[i] = last;
+    }
+    Ok((checkpoints.into_iter().map(Some).collect(), events.len(), false))
+}
+
+/// Falls back to one transaction per projection.
+async fn run_each(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projection>]) -> Result<Outcome, ProjectionError> {
+    let mut reached = Vec::with_capacity(projections.len());
+    let (mut most, mut failed) = (0, false);
+    for projection in projections {
+        match run_batch(db, personal, projection.as_ref()).await {
+            Ok((checkpoint, applied)) => {
+                reached.push(Some(checkpoint));
+                most = most.max(applied);
+            }
+            Err(error) => {
+                tracing::error!(projection = projection.name(), %error, "projection failed; retrying");
+                reached.push(None);
+                failed = true;
+            }
+        }
+    }
+    Ok((reached, most, failed))
+}
+
+/// Applies the next batch of one projection in one transaction together with its checkpoint.
 pub async fn run_batch(db: &Db, personal: &PersonalData, projection: &dyn Projection) -> Result<(Checkpoint, usize), ProjectionError> {
-    let mut tx = db.begin_system().await?;
+    let mut tx = db.begin_projector().await?;
+    relax_commit(&mut tx, db).await?;
     let checkpoint = lock_checkpoint(&mut tx, db, projection.name()).await?;
     let mut events = read_after(&mut tx, db.backend(), checkpoint, BATCH).await?;
     if projection.reads_personal_data() {
-        // Keys read in this transaction: a subject forgotten before it is forgotten here too.
         personal.open_stored(&mut tx, &mut events).await?;
     }
-    let Some(last) = events.last().map(|e| e.checkpoint()) else {
+    let Some(last) = events.last().map(StoredEvent::checkpoint) else {
         tx.commit().await?;
         return Ok((checkpoint, 0));
     };
-    for event in &events {
-        projection.apply(&mut tx, event).await?;
-    }
-    tx.execute(
-        "UPDATE projection_checkpoints SET txid = $1, position = $2, updated_at = $3 WHERE name = $4",
-        args![last.txid, last.position, chrono::Utc::now(), projection.name()],
-    )
-    .await?;
+    let handled: Vec<&StoredEvent> = events.iter().filter(|e| projection.handles(&e.aggregate_type)).collect();
+    projection.apply_batch(&mut tx, &handled).await?;
+    save_checkpoints(&mut tx, std::iter::once(projection.name()), last).await?;
     tx.commit().await?;
-    crate::observability::record_projected(projection.name(), events.iter().map(|e| e.occurred_at()));
+    crate::observability::record_projected(projection.name(), events.iter().map(StoredEvent::occurred_at));
     Ok((last, events.len()))
+}
+
+/// Projector commits need not wait for the disk: the events are durable already, and a commit
+/// lost in a crash only rewinds the checkpoint with its rows, so the events are applied again.
+async fn relax_commit(tx: &mut Tx, db: &Db) -> Result<(), DbError> {
+    if db.backend() == Backend::Postgres {
+        tx.execute("SET LOCAL synchronous_commit = off", &[]).await?;
+    }
+    Ok(())
+}
+
+async fn save_checkpoints<'a>(tx: &mut Tx, names: impl Iterator<Item = &'a str>, at: Checkpoint) -> Result<(), DbError> {
+    let mut args: Vec<Arg> = vec![at.txid.into(), at.position.into(), chrono::Utc::now().into()];
+    let mut placeholders = Vec::new();
+    for name in names {
+        args.push(name.into());
+        placeholders.push(format!("${}", args.len()));
+    }
+    if placeholders.is_empty() {
+        return Ok(());
+    }
+    let sql =
+        format!("UPDATE projection_checkpoints SET txid = $1, position = $2, updated_at = $3 WHERE name IN ({})", placeholders.join(", "));
+    tx.execute(&sql, &args).await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct NamedCheckpoint {
+    name: String,
+    txid: i64,
+    position: i64,
+}
+
+/// Locks every projection's checkpoint row with one statement, in name order (any other
+/// locker takes them in the same order, so two instances never deadlock), creating missing rows.
+async fn lock_all(tx: &mut Tx, db: &Db, projections: &[Arc<dyn Projection>]) -> Result<Vec<Checkpoint>, ProjectionError> {
+    let names: Vec<Arg> = projections.iter().map(|p| Arg::from(p.name())).collect();
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    let lock = match db.backend() {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let sql =
+        format!("SELECT name, txid, position FROM projection_checkpoints WHERE name IN ({}) ORDER BY name{lock}", placeholders.join(", "));
+    let mut rows: Vec<NamedCheckpoint> = tx.fetch_all(&sql, &names).await?;
+    if rows.len() < projections.len() {
+        for projection in projections {
+            lock_checkpoint(tx, db, projection.name()).await?;
+        }
+        rows = tx.fetch_all(&sql, &names).await?;
+    }
+    Ok(projections
+        .iter()
+        .map(|p| {
+            rows.iter()
+                .find(|row| row.name == p.name())
+                .map(|row| Checkpoint { txid: row.txid, position: row.position })
+                .unwrap_or_default()
+        })
+        .collect())
 }
 
 async fn lock_checkpoint(tx: &mut Tx, db: &Db, name: &str) -> Result<Checkpoint, ProjectionError> {
     tx.execute("INSERT INTO projection_checkpoints (name, txid, position) VALUES ($1, 0, 0) ON CONFLICT (name) DO NOTHING", args![name])
         .await?;
     let sql = match db.backend() {
-        crate::db::Backend::Postgres => "SELECT txid, position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
+        Backend::Postgres => "SELECT txid, position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
         // BEGIN IMMEDIATE already holds SQLite's single write lock.
-        crate::db::Backend::Sqlite => "SELECT txid, position FROM projection_checkpoints WHERE name = $1",
+        Backend::Sqlite => "SELECT txid, position FROM projection_checkpoints WHERE name = $1",
     };
     let checkpoint: Option<Checkpoint> = tx.fetch_optional(sql, args![name]).await?;
     Ok(checkpoint.unwrap_or_default())
 }
 
-/// Empties a projection's tables and rewinds its checkpoint, in one transaction; its tailing
+/// Empties a projection's tables and rewinds its checkpoint, in one transaction; the tailing
 /// task (or `catch_up`) then rebuilds it from the first event.
 pub async fn reset(db: &Db, projection: &dyn Projection) -> Result<(), ProjectionError> {
     let mut tx = db.begin_system().await?;
@@ -176,6 +329,17 @@ pub async fn reset(db: &Db, projection: &dyn Projection) -> Result<(), Projectio
     tx.execute("UPDATE projection_checkpoints SET txid = 0, position = 0 WHERE name = $1", args![projection.name()]).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Applies batches to all `projections` together (one pass over the events) until each has
+/// seen every committed event.
+pub async fn catch_up_all(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projection>]) -> Result<Checkpoint, ProjectionError> {
+    loop {
+        let (reached, applied, _) = run_all(db, personal, projections).await?;
+        if applied == 0 {
+            return Ok(reached.into_iter().flatten().min().unwrap_or_default());
+        }
+    }
 }
 
 /// Applies batches until the projection has seen every committed event.

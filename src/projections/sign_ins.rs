@@ -119,6 +119,11 @@ impl Projection for SignInsProjection {
         true
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        // A user's forgetting scrubs their attempts.
+        aggregate_type == SignIn::TYPE || aggregate_type == User::TYPE
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type == SignIn::TYPE {
             return self.record(tx, event).await;

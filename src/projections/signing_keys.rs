@@ -20,6 +20,10 @@ impl Projection for SigningKeysProjection {
         &["signing_keys"]
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        aggregate_type == SigningKeys::TYPE
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type != SigningKeys::TYPE {
             return Ok(());

@@ -21,6 +21,10 @@ impl Projection for TenantsProjection {
         &["tenants"]
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        aggregate_type == Tenant::TYPE
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type != Tenant::TYPE {
             return Ok(());

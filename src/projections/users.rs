@@ -23,6 +23,10 @@ impl Projection for UsersProjection {
         true
     }
 
+    fn handles(&self, aggregate_type: &str) -> bool {
+        aggregate_type == User::TYPE
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type != User::TYPE {
             return Ok(());

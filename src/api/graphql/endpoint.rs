@@ -62,6 +62,7 @@ pub async fn graphql_post(
         correlation_id: correlation_id.clone(),
         request_id: uuid::Uuid::new_v4().to_string(),
         origin: client_origin(&req),
+        origin_recorded: Default::default(),
     };
     let execution = AssertUnwindSafe(tracing::Instrument::instrument(schema.execute(request.data(context)), span)).catch_unwind();
     match execution.await {

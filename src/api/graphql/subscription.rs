@@ -97,6 +97,7 @@ pub async fn graphql_ws(
                 correlation_id: correlation_id.clone(),
                 request_id: uuid::Uuid::new_v4().to_string(),
                 origin,
+                origin_recorded: Default::default(),
             });
             Ok(data)
         })

@@ -457,7 +457,13 @@ impl Tessera {
             lifetime,
             assertion_id: AssertionId::random(),
         };
-        let wresult = issue_rstr(&input, &credential).map_err(|e| AppError::Internal(e.to_string()))?;
+        let token = input.clone();
+        let wresult = self
+            .signer
+            .run(move || issue_rstr(&token, &credential))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let claims = IssuedClaims {
             issuer: input.issuer.clone(),
             audience: input.audience.clone(),
@@ -472,7 +478,7 @@ impl Tessera {
         };
         let details = self.details(checked, Some(user_id), &upn, mfa_done, client).await?;
         self.store
-            .execute::<SignIn>(&attempt_id(tenant), SignInCommand::RecordSuccess { details, claims }, &user_metadata(tenant, user_id))
+            .append_new::<SignIn>(&attempt_id(tenant), SignInCommand::RecordSuccess { details, claims }, &user_metadata(tenant, user_id))
             .await?;
         Ok(Step::Token { reply: checked.reply.clone(), wresult, wctx: checked.request.context().map(str::to_owned) })
     }
@@ -514,7 +520,9 @@ impl Tessera {
             Some(user_id) => user_metadata(checked.tenant_id, user_id),
             None => Self::system_metadata("sign-in", Some(checked.tenant_id)),
         };
-        self.store.execute::<SignIn>(&attempt_id(checked.tenant_id), SignInCommand::RecordFailure { details, reason }, &metadata).await?;
+        self.store
+            .append_new::<SignIn>(&attempt_id(checked.tenant_id), SignInCommand::RecordFailure { details, reason }, &metadata)
+            .await?;
         Ok(())
     }
 

@@ -39,33 +39,63 @@ pub fn hash(cookie: &str) -> String {
     hex::encode(Sha256::digest(cookie.as_bytes()))
 }
 
+/// What a stored session is worth now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Liveness {
+    /// Past its idle or absolute timeout: delete it.
+    Expired,
+    /// Live, and `last_seen_at` is old enough to be worth writing again.
+    Touch,
+    /// Live, and seen recently enough: no write.
+    Fresh,
+}
+
+/// `last_seen_at` is written at most this often (a tenth of the idle timeout, at most a minute),
+/// so single sign-on does not cost a write and a durable commit per token. The idle timeout stays
+/// an upper bound: a session expires at most this much *earlier* after its last use, never later.
+fn touch_interval(idle: TimeDelta) -> TimeDelta {
+    (idle / 10).min(TimeDelta::minutes(1))
+}
+
+fn liveness(row: &SessionRow, now: DateTime<Utc>, idle: TimeDelta, absolute: TimeDelta) -> Liveness {
+    if now - row.last_seen_at > idle || now - row.created_at > absolute {
+        Liveness::Expired
+    } else if now - row.last_seen_at >= touch_interval(idle) {
+        Liveness::Touch
+    } else {
+        Liveness::Fresh
+    }
+}
+
 /// Loads a live session; one past its idle or absolute timeout is deleted and not returned.
+/// The read is one statement, with no write lock (SQLite) and nothing to commit durably
+/// (PostgreSQL); only an expiry or a due touch writes.
 pub async fn load(db: &Db, tenant: &str, cookie: &str, idle: TimeDelta, absolute: TimeDelta) -> Result<Option<SessionRow>, AppError> {
-    let mut tx = db.begin_system().await?;
-    let row: Option<SessionRow> = tx
-        .fetch_optional(
+    let row: Option<SessionRow> = db
+        .read_optional(
             &format!("SELECT {COLUMNS} FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2"),
             args![tenant, hash(cookie)],
         )
         .await?;
+    let Some(row) = row else { return Ok(None) };
     let now = Utc::now();
-    let row = match row {
-        Some(row) if now - row.last_seen_at > idle || now - row.created_at > absolute => {
-            tx.execute("DELETE FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2", args![tenant, row.session_hash]).await?;
-            None
+    match liveness(&row, now, idle, absolute) {
+        Liveness::Expired => {
+            remove(db, tenant, &row.session_hash).await?;
+            Ok(None)
         }
-        Some(row) => {
+        Liveness::Touch => {
+            let mut tx = db.begin_system().await?;
             tx.execute(
                 "UPDATE wsfed_sessions SET last_seen_at = $1 WHERE tenant_id = $2 AND session_hash = $3",
                 args![now, tenant, row.session_hash.clone()],
             )
             .await?;
-            Some(row)
+            tx.commit().await?;
+            Ok(Some(row))
         }
-        None => None,
-    };
-    tx.commit().await?;
-    Ok(row)
+        Liveness::Fresh => Ok(Some(row)),
+    }
 }
 
 /// A new, anonymous session: (cookie value, row).
@@ -153,4 +183,42 @@ pub async fn remove(db: &Db, tenant: &str, session_hash: &str) -> Result<(), App
     tx.execute("DELETE FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2", args![tenant, session_hash]).await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(created_ago: TimeDelta, seen_ago: TimeDelta, now: DateTime<Utc>) -> SessionRow {
+        SessionRow {
+            tenant_id: "t".into(),
+            session_hash: "h".into(),
+            csrf_token: "c".into(),
+            user_id: None,
+            auth_instant: None,
+            mfa_done: false,
+            pending_user_id: None,
+            pending_upn: None,
+            pending_totp_seed: None,
+            created_at: now - created_ago,
+            last_seen_at: now - seen_ago,
+        }
+    }
+
+    #[test]
+    fn sessions_expire_on_idle_and_absolute_timeouts_and_are_touched_at_most_once_a_minute() {
+        let now = Utc::now();
+        let (idle, absolute) = (TimeDelta::minutes(30), TimeDelta::hours(8));
+        let minutes = TimeDelta::minutes;
+        assert_eq!(liveness(&row(minutes(5), TimeDelta::seconds(59), now), now, idle, absolute), Liveness::Fresh);
+        assert_eq!(liveness(&row(minutes(5), minutes(1), now), now, idle, absolute), Liveness::Touch);
+        assert_eq!(liveness(&row(minutes(45), minutes(30), now), now, idle, absolute), Liveness::Touch);
+        assert_eq!(liveness(&row(minutes(45), minutes(31), now), now, idle, absolute), Liveness::Expired);
+        assert_eq!(liveness(&row(minutes(8 * 60 + 1), TimeDelta::zero(), now), now, idle, absolute), Liveness::Expired);
+        // A short idle timeout is touched proportionally more often.
+        let idle = minutes(2);
+        assert_eq!(liveness(&row(minutes(1), TimeDelta::seconds(11), now), now, idle, absolute), Liveness::Fresh);
+        assert_eq!(liveness(&row(minutes(1), TimeDelta::seconds(12), now), now, idle, absolute), Liveness::Touch);
+        assert_eq!(liveness(&row(minutes(3), TimeDelta::seconds(121), now), now, idle, absolute), Liveness::Expired);
+    }
 }

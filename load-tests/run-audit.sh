@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The audit benchmarks of docs/benchmarks.md (issue 5), in one go, on a private durable
+# PostgreSQL cluster (load-tests/lib.sh):
+#   1. baselines on the same cluster: pgbench -S (read-only) and a raw scan of the events table;
+#   2. `tessera-load seed-events`: USERS users × 5 events (default 200,000 → 1,000,003 events)
+#      written through the event store (aggregates decide; no HTTP, no read models);
+#   3. `tessera serve` catching up from zero: every read model and the audit hash chain, live
+#      (events/s until /readyz says caught up);
+#   4. `tessera projections rebuild` (all read models, one pass), timed;
+#   5. `tessera replay` (every read model folded into a scratch store and compared), timed;
+#   6. `tessera audit verify --tenant` (hash chain + signed checkpoints), timed;
+#   7. `tessera-load audit-read`: auditEvents page p99 with filters over the whole history.
+# Knobs: USERS, SEED_CLIENTS, AUDIT_REQUESTS, OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+USERS=${USERS:-200000}
+SEED_CLIENTS=${SEED_CLIENTS:-16}
+AUDIT_REQUESTS=${AUDIT_REQUESTS:-300}
+out="${OUT:-load-tests/results/audit-$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+results="$out/results.jsonl"
+: >"$results"
+. load-tests/lib.sh
+build_release
+start_pg
+master_key="$("$bin/tessera" generate-master-key)"
+timed() { # name, command...: appends {"benchmark": name, "seconds": …} and prints the seconds
+    local name=$1 started ended
+    shift
+    started=$(date +%s.%N)
+    "$@" >>"$out/$name.log" 2>&1
+    ended=$(date +%s.%N)
+    python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.3f}")' "$started" "$ended"
+}
+
+log "seeding $USERS users (x5 events) through the event store"
+"$bin/tessera-load" --json seed-events --database-url "$database_url" --users "$USERS" --clients "$SEED_CLIENTS" \
+    2>>"$out/seed.log" | sed -n 's/^RESULT //p' | tag '{"benchmark":"seed-events"}' >>"$results"
+tenant=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["tenant"])' "$results")
+psql -d tessera -c "VACUUM ANALYZE" >/dev/null
+events=$(psql -d tessera -Atc "SELECT count(*) FROM events")
+log "$events events in the store"
+
+log "baselines: raw scan of the events table, pgbench -S"
+scan=$(timed scan psql -d tessera -Atc "SELECT count(*), sum(length(payload::text) + length(metadata::text)) FROM events")
+pgbench -i -q -s 10 pgbench >"$out/pgbench-init.log" 2>&1
+pgbench -S -c 8 -j 2 -T 20 pgbench >"$out/pgbench-S.log" 2>&1
+tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out/pgbench-S.log")
+echo "{\"benchmark\":\"baseline\",\"events\":$events,\"scan_seconds\":$scan,\"pgbench_S_tps\":$tps}" >>"$results"
+
+log "tessera serve catching up from zero (read models + audit chain)"
+# Ready at once (the lag bound is huge); caught up when every checkpoint, the audit chain's
+# included, has reached the last event.
+start_server catch-up DATABASE_URL="$database_url" TESSERA_MASTER_KEY="$master_key" TESSERA_READINESS_MAX_LAG_SECONDS=1000000000
+started=$(date +%s.%N)
+last=$(psql -d tessera -Atc "SELECT max(position) FROM events")
+until [ "$(psql -d tessera -Atc "SELECT count(*) FILTER (WHERE position >= $last) = count(*) AND count(*) >= 8 FROM projection_checkpoints")" = t ]; do
+    sleep 0.5
+done
+ended=$(date +%s.%N)
+echo "{\"benchmark\":\"live-catch-up\",\"events\":$events,\"seconds\":$(python3 -c "print($ended - $started)")}" >>"$results"
+log "auditEvents with filters: $AUDIT_REQUESTS requests per filter"
+load audit-read --tenant "$tenant" --requests "$AUDIT_REQUESTS" >>"$results"
+stop_server
+
+run_cli() { env DATABASE_URL="$database_url" TESSERA_MASTER_KEY="$master_key" TESSERA_LOG=warn "$bin/tessera" "$@"; }
+log "tessera projections rebuild (all read models)"
+seconds=$(timed rebuild run_cli projections rebuild)
+echo "{\"benchmark\":\"rebuild\",\"events\":$events,\"seconds\":$seconds}" >>"$results"
+log "tessera replay"
+seconds=$(timed replay run_cli replay)
+echo "{\"benchmark\":\"replay\",\"events\":$events,\"seconds\":$seconds}" >>"$results"
+log "tessera audit verify --tenant"
+seconds=$(timed verify run_cli audit verify --tenant "$tenant")
+echo "{\"benchmark\":\"verify\",\"events\":$events,\"seconds\":$seconds}" >>"$results"
+
+python3 - "$results" <<'PY' | tee "$out/summary.txt"
+import json, sys
+rows = {r["benchmark"]: r for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip())}
+base = rows["baseline"]
+n = base["events"]
+scan_rate = n / base["scan_seconds"]
+print(f"events: {n}; baseline raw scan {scan_rate:,.0f} events/s; pgbench -S {base['pgbench_S_tps']:,.0f} tps")
+print(f"seed-events: {rows['seed-events']['events_per_second']:,.0f} events/s")
+for name in ["live-catch-up", "rebuild", "replay", "verify"]:
+    r = rows[name]
+    rate = n / r["seconds"]
+    print(f"{name}: {r['seconds']:.1f} s, {rate:,.0f} events/s (ratio to raw scan {rate / scan_rate:.3f})")
+a = rows["audit-read"]
+print(f"auditEvents(first: 50) with filters: p50 {a['latency']['p50_ms']:.1f} ms p99 {a['latency']['p99_ms']:.1f} ms (target p99 < 25 ms)")
+for f, s in a["filters"].items():
+    print(f"  {f}: p50 {s['p50_ms']:.1f} ms p99 {s['p99_ms']:.1f} ms")
+PY
+log "results in $out"
