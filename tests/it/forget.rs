@@ -41,7 +41,7 @@ async fn attempt(app: &TestApp, tenant: &str, browser: &mut Browser, password: &
 /// there are.
 async fn every_row(app: &TestApp, backend: Backend) -> (Vec<(String, String)>, usize) {
     let mut out = Vec::new();
-    let mut scanned = 0;
+    let scanned;
     match backend {
         Backend::Postgres => {
             let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
