@@ -36,7 +36,7 @@ timed() { # name, command...: appends {"benchmark": name, "seconds": …} and pr
 }
 
 log "seeding $USERS users (x5 events) through the event store"
-"$bin/tessera-load" --json seed-events --database-url "$database_url" --users "$USERS" --clients "$SEED_CLIENTS" \
+TESSERA_MASTER_KEY="$master_key" "$bin/tessera-load" --json seed-events --database-url "$database_url" --users "$USERS" --clients "$SEED_CLIENTS" \
     2>>"$out/seed.log" | sed -n 's/^RESULT //p' | tag '{"benchmark":"seed-events"}' >>"$results"
 tenant=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["tenant"])' "$results")
 psql -d tessera -c "VACUUM ANALYZE" >/dev/null

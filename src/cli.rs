@@ -47,12 +47,14 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
             if selected.is_empty() {
                 anyhow::bail!("unknown projection {:?}; `tessera projections list` names them", name.unwrap_or_default());
             }
+            // Projections of personal data open it: the master key is needed.
+            let personal = personal_data(settings)?;
             let started = std::time::Instant::now();
             for projection in &selected {
                 projections::reset(&db, projection.as_ref()).await?;
             }
             // One pass over the events feeds every selected read model.
-            let reached = projections::catch_up_all(&db, &selected).await?;
+            let reached = projections::catch_up_all(&db, &personal, &selected).await?;
             let seconds = started.elapsed().as_secs_f64();
             for projection in &selected {
                 println!("rebuilt {} up to position {} ({seconds:.1} s for all)", projection.name(), reached.position);
@@ -204,13 +206,19 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
     bar
 }
 
+/// Opens personal values in events (needs the master key, as the server does).
+fn personal_data(settings: &Settings) -> anyhow::Result<crate::eventstore::PersonalData> {
+    Ok(crate::eventstore::PersonalData::new(crate::crypto::Crypto::new(startup::master_keys(settings)?)))
+}
+
 /// `tessera replay`: rebuilds every read model from the events into a scratch store and
 /// compares it with the live one; exits non-zero on any difference.
 pub async fn replay(settings: &Settings) -> anyhow::Result<()> {
+    let personal = personal_data(settings)?;
     let db = startup::connect(settings).await?;
     db.migrate().await?;
     let started = std::time::Instant::now();
-    let report = crate::audit::replay::replay(&db).await;
+    let report = crate::audit::replay::replay(&db, &personal).await;
     db.close().await;
     let report = report?;
     let seconds = started.elapsed().as_secs_f64();

@@ -129,7 +129,8 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
     }
     let mut all = projections::all();
     all.push(Arc::new(crate::audit::AuditChain::new(crypto.clone(), settings.audit_policy())));
-    let projector = Projector::new(db.clone(), all, Duration::from_millis(settings.projection_poll_ms));
+    let personal = crate::eventstore::PersonalData::new(crypto.clone());
+    let projector = Projector::new(db.clone(), personal, all, Duration::from_millis(settings.projection_poll_ms));
     let handle = projector.handle();
     let shutdown = CancellationToken::new();
     let mut tasks = projector.spawn(shutdown.clone());

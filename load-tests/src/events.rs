@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::{Value, json};
+use tessera::crypto::{Crypto, MasterKeyRing};
 use tessera::db::Db;
 use tessera::domain::Personal;
 use tessera::domain::claim::{ClaimCommand, UniqueClaim, upn_key};
@@ -17,7 +18,7 @@ use tessera::domain::custom_domain::{CustomDomain, DomainCommand};
 use tessera::domain::tenant::{Tenant, TenantCommand};
 use tessera::domain::user::{User, UserCommand, UserProfile};
 use tessera::domain::values::{DisplayName, DomainName, ImmutableId, SkuId, TenantId, Upn, UsageLocation, UserId};
-use tessera::eventstore::{EventMetadata, EventStore, Stored};
+use tessera::eventstore::{EventMetadata, EventStore, PersonalData, Stored};
 
 /// Events each seeded user contributes: UPN claim, creation, assignment, license, profile update.
 pub const EVENTS_PER_USER: u64 = 5;
@@ -44,10 +45,11 @@ where
 
 /// Seeds `users` users (×5 events) into one fresh tenant with `clients` concurrent writers.
 /// Returns the tenant id, events written and seconds taken.
-pub async fn seed(database_url: &str, users: u64, clients: usize) -> anyhow::Result<Value> {
+pub async fn seed(database_url: &str, master_key: &str, users: u64, clients: usize) -> anyhow::Result<Value> {
     let db = Db::connect(database_url, clients as u32 + 2).await.context("connecting to the store")?;
     db.migrate().await?;
-    let store = Arc::new(EventStore::new(db.clone()));
+    let keys = MasterKeyRing::parse(master_key).map_err(|e| anyhow::anyhow!("master key: {e}"))?;
+    let store = Arc::new(EventStore::new(db.clone(), PersonalData::new(Crypto::new(keys))));
     let tenant_id = TenantId::new();
     let admin = format!("api-key:{}", uuid::Uuid::new_v4());
     let meta = metadata(tenant_id, &admin);
@@ -95,7 +97,9 @@ async fn seed_user(store: &EventStore, tenant_id: TenantId, domain: &DomainName,
     let upn = Upn::parse(&format!("user{n}@{domain}"))?;
     let user_id = UserId::new();
     let user_key = format!("{tenant_id}/{user_id}");
-    run::<UniqueClaim>(store, &upn_key(&tenant_id, &upn), ClaimCommand::Claim { owner: user_id.to_string() }, &meta).await?;
+    // As the API does: the claim is keyed by the UPN's pseudonym, not the UPN.
+    let upn_pseudonym = store.personal().upn_pseudonym(store.db(), &tenant_id, &upn.to_string()).await?;
+    run::<UniqueClaim>(store, &upn_key(&tenant_id, &upn_pseudonym), ClaimCommand::Claim { owner: user_id.to_string() }, &meta).await?;
     let profile = |title: &str| -> anyhow::Result<Personal<UserProfile>> {
         Ok(Personal::new(UserProfile {
             display_name: DisplayName::parse("displayName", &format!("User {n} {title}"))?,
@@ -108,6 +112,7 @@ async fn seed_user(store: &EventStore, tenant_id: TenantId, domain: &DomainName,
         tenant_id,
         user_id,
         upn: upn.clone(),
+        upn_pseudonym,
         immutable_id: ImmutableId::from_bytes(*uuid::Uuid::new_v4().as_bytes()),
         profile: profile("")?,
         usage_location: Some(UsageLocation::parse("US")?),

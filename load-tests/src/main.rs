@@ -107,6 +107,10 @@ enum Command {
         users: u64,
         #[arg(long, default_value_t = 16)]
         clients: usize,
+        /// The master key ring the server will use: personal values are sealed under data keys
+        /// it wraps.
+        #[arg(long, env = "TESSERA_MASTER_KEY", hide_env_values = true)]
+        master_key: String,
     },
     /// The WS-Fed sign-in: SSO token issuance, password sign-ins, memory with live sessions.
     Signin {
@@ -208,7 +212,9 @@ async fn main() -> anyhow::Result<()> {
             read(&api, &cli.operator_key, &tenant, requests, pages, with_licenses).await?
         }
         Command::AuditRead { tenant, requests, pages } => audit_read::run(&api, &cli.operator_key, &tenant, requests, pages).await?,
-        Command::SeedEvents { database_url, users, clients } => events::seed(&database_url, users, clients).await?,
+        Command::SeedEvents { database_url, users, clients, master_key } => {
+            events::seed(&database_url, &master_key, users, clients).await?
+        }
     };
     println!("{}", serde_json::to_string_pretty(&result)?);
     if cli.json {

@@ -41,7 +41,9 @@ impl Tessera {
         at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Option<crate::db::Db>, AppError> {
         let Some(at) = at else { return Ok(None) };
-        let db = audit::scratch::tenant_at(self.db(), &scope.tenant_id().to_string(), audit::scratch::Cutoff::AsOf(at)).await?;
+        let db =
+            audit::scratch::tenant_at(self.db(), self.personal_data(), &scope.tenant_id().to_string(), audit::scratch::Cutoff::AsOf(at))
+                .await?;
         Ok(Some(db))
     }
 }
@@ -91,6 +93,21 @@ impl Tessera {
             }
         }
         rows.sort_by_key(|r| r.position);
+        self.open_audit_rows(&scope, &mut rows).await?;
         Ok(rows.iter().map(|row| audit::history::entry(row, &names)).collect())
+    }
+
+    /// Opens the personal values of events read for an auditor: in clear while their subject's
+    /// key exists, `{"forgotten": true}` after. (The export keeps them sealed, as stored.)
+    pub async fn open_audit_rows(
+        &self,
+        scope: &crate::app::TenantScope,
+        rows: &mut [crate::read::audit::AuditEventRow],
+    ) -> Result<(), AppError> {
+        let mut tx = self.db().begin_tenant(&scope.tenant_id()).await?;
+        let result =
+            self.personal_data().open_payloads(&mut tx, &scope.tenant_id().to_string(), rows.iter_mut().map(|r| &mut r.payload)).await;
+        tx.commit().await?;
+        Ok(result?)
     }
 }

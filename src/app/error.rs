@@ -51,3 +51,9 @@ impl From<crate::db::DbError> for AppError {
         Self::Internal(err.to_string())
     }
 }
+
+impl From<crate::eventstore::PersonalError> for AppError {
+    fn from(err: crate::eventstore::PersonalError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}

@@ -9,6 +9,7 @@ pub mod dns;
 mod domains;
 mod error;
 mod federation;
+mod forget;
 pub mod graph;
 mod groups;
 mod microsoft365;
@@ -28,6 +29,7 @@ pub use api_keys::{NewApiKey, hash_secret};
 pub use context::{ClientOrigin, Principal, RequestContext, TenantScope};
 pub use error::AppError;
 pub use federation::{FederationAction, FederationPreview, MfaBehavior, PlannedRequest, ScriptFlavor};
+pub use forget::ForgetReport;
 pub use microsoft365::{CompatibilityReport, ConnectInput, ConnectionTestReport, REQUIREMENTS, Requirement};
 pub use passwords::{Argon2Params, PasswordHasher};
 pub use signin::SignInSettings;
@@ -66,7 +68,7 @@ impl Tessera {
         settle_timeout: Duration,
     ) -> Self {
         Self {
-            store: EventStore::new(db),
+            store: EventStore::new(db, crate::eventstore::PersonalData::new(crypto.clone())),
             projector,
             crypto,
             dns,
@@ -103,6 +105,11 @@ impl Tessera {
 
     pub fn projector(&self) -> &ProjectorHandle {
         &self.projector
+    }
+
+    /// The sealing and opening of personal values (for projections rebuilt in-process).
+    pub fn personal_data(&self) -> &crate::eventstore::PersonalData {
+        self.store.personal()
     }
 
     /// Runs a command and waits (bounded) until the read models show it, so a query right

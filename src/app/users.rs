@@ -2,10 +2,10 @@ use rand::RngCore;
 
 use super::domains::domain_id;
 use super::{AppError, RequestContext, Tessera};
-use crate::domain::claim::{ClaimCommand, UniqueClaim, upn_key};
+use crate::domain::claim::{ClaimCommand, UniqueClaim, legacy_upn_key, upn_key};
 use crate::domain::custom_domain::CustomDomain;
 use crate::domain::user::{User, UserCommand, UserProfile};
-use crate::domain::values::{DisplayName, ImmutableId, SkuId, TenantId, Upn, UsageLocation, UserId};
+use crate::domain::values::{DisplayName, ImmutableId, Pseudonym, SkuId, TenantId, Upn, UsageLocation, UserId};
 use crate::domain::{Personal, Reason, SealedSecret};
 
 /// Profile fields as the API receives them, parsed here.
@@ -45,7 +45,7 @@ fn parse_profile(input: &ProfileInput) -> Result<UserProfile, AppError> {
 }
 
 /// The aggregate id of a tenant's user.
-fn user_id_key(tenant_id: TenantId, user_id: UserId) -> String {
+pub(super) fn user_id_key(tenant_id: TenantId, user_id: UserId) -> String {
     format!("{tenant_id}/{user_id}")
 }
 
@@ -72,7 +72,8 @@ impl Tessera {
         }
 
         let user_id = UserId::new();
-        self.claim_upn(ctx, tenant_id, &upn, user_id).await?;
+        let upn_pseudonym = self.personal_data().upn_pseudonym(self.db(), &tenant_id, &upn.to_string()).await?;
+        self.claim_upn(ctx, tenant_id, &upn, &upn_pseudonym, user_id).await?;
 
         let mut anchor = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut anchor);
@@ -80,6 +81,7 @@ impl Tessera {
             tenant_id,
             user_id,
             upn,
+            upn_pseudonym,
             immutable_id: ImmutableId::from_bytes(anchor),
             profile: Personal::new(profile),
             usage_location: usage_location.or(tenant_state.default_usage_location),
@@ -92,30 +94,69 @@ impl Tessera {
         Ok(user_id)
     }
 
-    /// Takes the UPN for `user_id`. A claim left by a user that was deleted since (say the
-    /// process died between the deletion and the release) is taken over.
-    async fn claim_upn(&self, ctx: &RequestContext, tenant_id: TenantId, upn: &Upn, user_id: UserId) -> Result<(), AppError> {
-        let key = upn_key(&tenant_id, upn);
+    /// Takes the UPN for `user_id`, under its pseudonym. A claim left by a user that was deleted
+    /// since (say the process died between the deletion and the release) is taken over. A claim
+    /// under the UPN in clear (made before pseudonyms) still counts while its user exists.
+    async fn claim_upn(
+        &self,
+        ctx: &RequestContext,
+        tenant_id: TenantId,
+        upn: &Upn,
+        pseudonym: &Pseudonym,
+        user_id: UserId,
+    ) -> Result<(), AppError> {
+        let taken = || AppError::Conflict(format!("a user with userPrincipalName {upn} already exists"));
+        if let Some(holder) = self.load::<UniqueClaim>(&legacy_upn_key(&tenant_id, upn)).await?.owner
+            && !self.stale_claim(tenant_id, &holder).await?
+        {
+            return Err(taken());
+        }
+        let key = upn_key(&tenant_id, pseudonym);
         let claim = ClaimCommand::Claim { owner: user_id.to_string() };
         match self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, claim.clone()).await {
             Ok(_) => Ok(()),
             Err(AppError::Conflict(_)) => {
                 let holder = self.load::<UniqueClaim>(&key).await?.owner.unwrap_or_default();
-                let stale = match UserId::parse(&holder) {
-                    Ok(holder_id) => self.load::<User>(&user_id_key(tenant_id, holder_id)).await?.is_deleted(),
-                    Err(_) => false,
-                };
-                if !stale {
-                    return Err(AppError::Conflict(format!("a user with userPrincipalName {upn} already exists")));
+                if !self.stale_claim(tenant_id, &holder).await? {
+                    return Err(taken());
                 }
                 self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, ClaimCommand::Release { owner: holder }).await?;
-                self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, claim)
-                    .await
-                    .map_err(|_| AppError::Conflict(format!("a user with userPrincipalName {upn} already exists")))?;
+                self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, claim).await.map_err(|_| taken())?;
                 Ok(())
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// Whether a claim's holder is a user that no longer exists.
+    async fn stale_claim(&self, tenant_id: TenantId, holder: &str) -> Result<bool, AppError> {
+        Ok(match UserId::parse(holder) {
+            Ok(holder_id) => self.load::<User>(&user_id_key(tenant_id, holder_id)).await?.is_deleted(),
+            Err(_) => false,
+        })
+    }
+
+    /// Gives up the user's UPN claim, wherever it is: under the pseudonym, or (users from before
+    /// pseudonyms) under the UPN in clear. Idempotent.
+    pub(super) async fn release_upn(
+        &self,
+        ctx: &RequestContext,
+        tenant_id: TenantId,
+        user_id: UserId,
+        user: &User,
+    ) -> Result<(), AppError> {
+        let pseudonym = match (&user.upn_pseudonym, &user.upn) {
+            (Some(pseudonym), _) => Some(pseudonym.clone()),
+            (None, Some(upn)) => Some(self.personal_data().upn_pseudonym(self.db(), &tenant_id, &upn.to_string()).await?),
+            (None, None) => None,
+        };
+        let mut keys: Vec<String> = pseudonym.iter().map(|p| upn_key(&tenant_id, p)).collect();
+        keys.extend(user.upn.iter().map(|upn| legacy_upn_key(&tenant_id, upn)));
+        for key in keys {
+            let release = ClaimCommand::Release { owner: user_id.to_string() };
+            self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, release).await?;
+        }
+        Ok(())
     }
 
     async fn seal_password(&self, tenant_id: TenantId, password: &str) -> Result<SealedSecret, AppError> {
@@ -159,10 +200,7 @@ impl Tessera {
         let scope = ctx.admin_scope(tenant)?;
         let user = self.load::<User>(&user_id_key(scope.tenant_id(), user_id)).await?;
         self.user_command(ctx, tenant, user_id, UserCommand::DeleteUser).await?;
-        if let Some(upn) = user.upn {
-            let release = ClaimCommand::Release { owner: user_id.to_string() };
-            self.run::<UniqueClaim>(ctx, Some(scope.tenant_id()), &upn_key(&scope.tenant_id(), &upn), release).await?;
-        }
+        self.release_upn(ctx, scope.tenant_id(), user_id, &user).await?;
         Ok(user_id)
     }
 

@@ -12,7 +12,7 @@ use super::keys::SignedCheckpoint;
 use super::store::{self, PublicKeyRow};
 use crate::args;
 use crate::db::Db;
-use crate::eventstore::StoredEvent;
+use crate::eventstore::{StoredEvent, personal};
 
 pub const FORMAT: &str = "tessera-audit-export-v1";
 const PAGE: i64 = 500;
@@ -38,11 +38,16 @@ pub struct EventLine {
     pub event_version: String,
     pub payload: Value,
     pub metadata: Value,
+    /// For an event with personal values (stored sealed, as the chain covers them): `sealed`
+    /// while their subject's key exists, `forgotten` once it was destroyed. Not hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_data: Option<String>,
 }
 
 impl EventLine {
-    fn new(seq: i64, hash: String, e: StoredEvent) -> Self {
+    fn new(seq: i64, hash: String, e: StoredEvent, personal_data: Option<String>) -> Self {
         Self {
+            personal_data,
             seq,
             hash,
             position: e.position,
@@ -156,6 +161,8 @@ impl Exporter {
         } else {
             let positions: Vec<i64> = links.iter().map(|l| l.position).collect();
             let mut events = store::events_at(&mut tx, &positions).await?;
+            let sealed: Vec<String> = events.values().flat_map(|e| personal::envelope::sealed_values(&e.payload)).map(|s| s.key).collect();
+            let existing = personal::existing_keys(&mut tx, &self.tenant, &sealed).await?;
             let first = links.first().map_or(0, |l| l.seq);
             let last = links.last().map_or(0, |l| l.seq);
             let mut signed = store::checkpoints(&mut tx, &self.tenant, first, last).await?.into_iter().peekable();
@@ -171,7 +178,10 @@ impl Exporter {
                 }
                 let checkpoint = signed.next_if(|c| c.seq == link.seq);
                 if include {
-                    lines.push(Line::Event(EventLine::new(link.seq, link.hash.clone(), event)));
+                    let values = personal::envelope::sealed_values(&event.payload);
+                    let personal_data = (!values.is_empty())
+                        .then(|| if values.iter().all(|v| existing.contains(&v.key)) { "sealed" } else { "forgotten" }.to_owned());
+                    lines.push(Line::Event(EventLine::new(link.seq, link.hash.clone(), event, personal_data)));
                     self.events += 1;
                     if let Some(checkpoint) = checkpoint {
                         lines.push(Line::Checkpoint(checkpoint));

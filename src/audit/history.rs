@@ -61,7 +61,10 @@ fn what(row: &AuditEventRow, names: &Names) -> String {
         };
     }
     match serde_json::from_value::<UserEvent>(payload) {
-        Ok(UserEvent::UserCreated { upn, immutable_id, .. }) => format!("created as {upn} (ImmutableID {immutable_id})"),
+        Ok(UserEvent::UserCreated { upn, immutable_id, .. }) => {
+            let upn = upn.value().map_or_else(|| crate::projections::FORGOTTEN.to_owned(), ToString::to_string);
+            format!("created as {upn} (ImmutableID {immutable_id})")
+        }
         Ok(UserEvent::UserProfileUpdated { .. }) => "profile updated".into(),
         Ok(UserEvent::UserPasswordSet { .. }) => "password set".into(),
         Ok(UserEvent::TotpEnrolled { .. }) => "authenticator app enrolled".into(),
@@ -75,6 +78,7 @@ fn what(row: &AuditEventRow, names: &Names) -> String {
         Ok(UserEvent::UsageLocationSet { usage_location }) => format!("usage location set to {}", String::from(usage_location)),
         Ok(UserEvent::LicenseGranted { sku_id }) => format!("license {} granted", sku(&sku_id.to_string())),
         Ok(UserEvent::LicenseRevoked { sku_id }) => format!("license {} revoked", sku(&sku_id.to_string())),
+        Ok(UserEvent::UserForgotten { .. }) => "forgotten: personal data destroyed".into(),
         Err(_) => row.event_type.clone(),
     }
 }

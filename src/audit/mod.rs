@@ -37,6 +37,8 @@ pub enum AuditError {
     Projection(#[from] ProjectionError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Personal(#[from] crate::eventstore::PersonalError),
 }
 
 impl From<openssl::error::ErrorStack> for AuditError {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::AuditError;
 use super::scratch;
 use crate::db::{Db, Row, Tx};
-use crate::eventstore::Checkpoint;
+use crate::eventstore::{Checkpoint, PersonalData};
 use crate::projections;
 use crate::read::microsoft365::{CompatibilityRow, ConnectionRow, SkuRow};
 use crate::read::outbox::TaskRow;
@@ -104,13 +104,13 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
 
 /// Brings the live read models up to date, folds every event up to the same point into a
 /// scratch store, and compares the two.
-pub async fn replay(live: &Db) -> Result<ReplayReport, AuditError> {
+pub async fn replay(live: &Db, personal: &PersonalData) -> Result<ReplayReport, AuditError> {
     let mut until = None::<Checkpoint>;
     for projection in projections::all() {
-        let reached = projections::catch_up(live, projection.as_ref()).await?;
+        let reached = projections::catch_up(live, personal, projection.as_ref()).await?;
         until = Some(until.map_or(reached, |u| u.min(reached)));
     }
-    let (scratch_db, events) = scratch::everything(live, until.unwrap_or_default()).await?;
+    let (scratch_db, events) = scratch::everything(live, personal, until.unwrap_or_default()).await?;
     let live_rows = dump(live).await?;
     let replayed_rows = dump(&scratch_db).await?;
     scratch_db.close().await;

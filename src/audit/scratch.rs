@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::AuditError;
 use crate::args;
 use crate::db::{Db, Tx};
-use crate::eventstore::{Checkpoint, StoredEvent, read_after};
+use crate::eventstore::{Checkpoint, PersonalData, StoredEvent, read_after};
 use crate::projections::{self, Projection};
 
 const PAGE: i64 = 1_000;
@@ -49,8 +49,9 @@ async fn apply_all(tx: &mut Tx, all: &[std::sync::Arc<dyn Projection>], event: &
 }
 
 /// One tenant's read models as they were at `cutoff`, folded from its events in chain (commit)
-/// order.
-pub async fn tenant_at(source: &Db, tenant: &str, cutoff: Cutoff) -> Result<Db, AuditError> {
+/// order. Personal values are opened with today's keys: a person forgotten since shows as
+/// forgotten in the past too.
+pub async fn tenant_at(source: &Db, personal: &PersonalData, tenant: &str, cutoff: Cutoff) -> Result<Db, AuditError> {
     let scratch = empty().await?;
     let all = projections::all();
     let mut after_seq = 0;
@@ -65,15 +66,17 @@ pub async fn tenant_at(source: &Db, tenant: &str, cutoff: Cutoff) -> Result<Db, 
                 args![tenant, after_seq, PAGE],
             )
             .await?;
-        tx.commit().await?;
-        let Some(last) = page.last() else { break };
+        let Some(last) = page.last() else {
+            tx.commit().await?;
+            break;
+        };
         after_seq = last.seq;
+        let mut events: Vec<StoredEvent> = page.iter().map(ChainedEvent::event).filter(|e| cutoff.includes(e)).collect();
+        personal.open_stored(&mut tx, &mut events).await?;
+        tx.commit().await?;
         let mut out = scratch.begin_system().await?;
-        for chained in &page {
-            let event = chained.event();
-            if cutoff.includes(&event) {
-                apply_all(&mut out, &all, &event).await?;
-            }
+        for event in &events {
+            apply_all(&mut out, &all, event).await?;
         }
         out.commit().await?;
     }
@@ -82,7 +85,7 @@ pub async fn tenant_at(source: &Db, tenant: &str, cutoff: Cutoff) -> Result<Db, 
 
 /// Every read model folded from every event in global order up to `until` (for `tessera
 /// replay`). Returns the scratch database and how many events were applied.
-pub async fn everything(source: &Db, until: Checkpoint) -> Result<(Db, u64), AuditError> {
+pub async fn everything(source: &Db, personal: &PersonalData, until: Checkpoint) -> Result<(Db, u64), AuditError> {
     let scratch = empty().await?;
     let all = projections::all();
     let mut after = Checkpoint::default();
@@ -90,8 +93,9 @@ pub async fn everything(source: &Db, until: Checkpoint) -> Result<(Db, u64), Aud
     loop {
         let mut tx = source.begin_system().await?;
         let mut events = read_after(&mut tx, source.backend(), after, PAGE).await?;
-        tx.commit().await?;
         events.retain(|e| e.checkpoint() <= until);
+        personal.open_stored(&mut tx, &mut events).await?;
+        tx.commit().await?;
         let Some(last) = events.last() else { break };
         after = last.checkpoint();
         let mut out = scratch.begin_system().await?;

@@ -89,6 +89,9 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
+                // Deleted rows are overwritten, not left in free pages: a destroyed personal
+                // data key must not survive in the file (docs/personal-data.md).
+                .pragma("secure_delete", "on")
                 .disable_statement_logging();
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.min(8))
@@ -178,6 +181,15 @@ impl Db {
             Self::Postgres { system, .. } => Tx::Postgres(system.begin().await?),
             Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
         })
+    }
+
+    /// SQLite: copies the write-ahead log into the database file and empties it, so what was
+    /// just deleted leaves no older copy in the log. Nothing to do on PostgreSQL.
+    pub async fn truncate_wal(&self) -> Result<(), DbError> {
+        if let Self::Sqlite(pool) = self {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
+        }
+        Ok(())
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {

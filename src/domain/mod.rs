@@ -7,7 +7,7 @@ pub mod custom_domain;
 mod error;
 pub mod group;
 pub mod microsoft365;
-mod personal;
+pub mod personal;
 pub mod provisioning;
 pub mod sign_in;
 pub mod signing_key;

@@ -1,26 +1,89 @@
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Personal data inside an event payload (names, e-mail, phone, IP addresses).
+/// The JSON key of a personal value in clear: `{"personal": …}`.
+pub const PERSONAL_TAG: &str = "personal";
+/// The JSON key of a personal value sealed under its subject's data key: `{"sealed": {…}}`.
+pub const SEALED_TAG: &str = "sealed";
+/// The JSON key of a personal value whose subject was forgotten: `{"forgotten": true}`.
+pub const FORGOTTEN_TAG: &str = "forgotten";
+
+/// Personal data inside an event payload (UPNs, names, e-mail, IP addresses, user agents).
 ///
-/// Every piece of personal data travels only inside this wrapper, serialized as
-/// `{"personal": …}`, so that crypto-shredding can later encrypt its content with a per-person key
-/// and read old events unchanged, without migrating the event store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Personal<T> {
-    personal: T,
+/// Every piece of personal data travels only inside this wrapper, so the event store can seal
+/// it under a per-person data key as it writes (crypto-shredding, see docs/personal-data.md)
+/// and open it as it reads. The domain sees one of three states:
+/// - known: the value, as written (`{"personal": …}`);
+/// - forgotten: the person was forgotten and the key that sealed it destroyed (`{"forgotten": true}`);
+/// - sealed: read straight from storage without opening (only readers that never look at
+///   personal values do that); the envelope is kept so it serializes back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Personal<T>(State<T>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State<T> {
+    Known(T),
+    Sealed(serde_json::Value),
+    Forgotten,
 }
 
 impl<T> Personal<T> {
     pub fn new(value: T) -> Self {
-        Self { personal: value }
+        Self(State::Known(value))
     }
 
-    pub fn expose(&self) -> &T {
-        &self.personal
+    /// A value whose subject was forgotten.
+    pub fn forgotten() -> Self {
+        Self(State::Forgotten)
     }
 
-    pub fn into_inner(self) -> T {
-        self.personal
+    /// The value, unless it was forgotten or is still sealed.
+    pub fn value(&self) -> Option<&T> {
+        match &self.0 {
+            State::Known(value) => Some(value),
+            State::Sealed(_) | State::Forgotten => None,
+        }
+    }
+
+    pub fn into_value(self) -> Option<T> {
+        match self.0 {
+            State::Known(value) => Some(value),
+            State::Sealed(_) | State::Forgotten => None,
+        }
+    }
+
+    pub fn is_forgotten(&self) -> bool {
+        matches!(self.0, State::Forgotten)
+    }
+}
+
+/// The wire shapes, externally tagged by the constants above.
+#[derive(Serialize, Deserialize)]
+enum Repr<T> {
+    #[serde(rename = "personal")]
+    Known(T),
+    #[serde(rename = "sealed")]
+    Sealed(serde_json::Value),
+    #[serde(rename = "forgotten")]
+    Forgotten(bool),
+}
+
+impl<T: Serialize> Serialize for Personal<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            State::Known(value) => Repr::Known(value).serialize(serializer),
+            State::Sealed(envelope) => Repr::<&T>::Sealed(envelope.clone()).serialize(serializer),
+            State::Forgotten => Repr::<&T>::Forgotten(true).serialize(serializer),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Personal<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self(match Repr::<T>::deserialize(deserializer)? {
+            Repr::Known(value) => State::Known(value),
+            Repr::Sealed(envelope) => State::Sealed(envelope),
+            Repr::Forgotten(_) => State::Forgotten,
+        }))
     }
 }
 
@@ -43,5 +106,29 @@ impl SealedSecret {
 impl std::fmt::Debug for SealedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SealedSecret(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_three_shapes_round_trip() {
+        let known = Personal::new("adele@contoso.com".to_owned());
+        assert_eq!(serde_json::to_value(&known).unwrap(), json!({ "personal": "adele@contoso.com" }));
+        assert_eq!(serde_json::from_value::<Personal<String>>(json!({ "personal": "adele@contoso.com" })).unwrap(), known);
+
+        let forgotten: Personal<String> = serde_json::from_value(json!({ "forgotten": true })).unwrap();
+        assert!(forgotten.is_forgotten() && forgotten.value().is_none());
+        assert_eq!(serde_json::to_value(&forgotten).unwrap(), json!({ "forgotten": true }));
+
+        let envelope = json!({ "sealed": { "key": "k", "ct": "x" } });
+        let sealed: Personal<String> = serde_json::from_value(envelope.clone()).unwrap();
+        assert!(sealed.value().is_none() && !sealed.is_forgotten());
+        assert_eq!(serde_json::to_value(&sealed).unwrap(), envelope, "a sealed value serializes back unchanged");
+
+        assert!(serde_json::from_value::<Personal<String>>(json!("adele@contoso.com")).is_err());
     }
 }

@@ -2,7 +2,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore as _};
 
-use super::{Checkpoint, EventMetadata, Repo};
+use super::{Checkpoint, EventMetadata, PersonalData, Repo};
 use crate::db::{Db, DbError};
 use crate::domain::DomainError;
 use crate::domain::api_key::ApiKey;
@@ -56,12 +56,13 @@ macro_rules! stores {
         /// One persisted store per aggregate type, all on the same database.
         pub struct EventStore {
             db: Db,
+            personal: PersonalData,
             $($field: PersistedEventStore<Repo, $agg>,)*
         }
 
         impl EventStore {
-            pub fn new(db: Db) -> Self {
-                Self { $($field: PersistedEventStore::new_event_store(Repo::new(&db)).with_upcasters(super::upcasters()),)* db }
+            pub fn new(db: Db, personal: PersonalData) -> Self {
+                Self { $($field: PersistedEventStore::new_event_store(Repo::new(&db, personal.clone())).with_upcasters(super::upcasters()),)* db, personal }
             }
         }
 
@@ -93,6 +94,11 @@ const MAX_ATTEMPTS: usize = 8;
 impl EventStore {
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The sealing and opening of personal values (shared with the repositories).
+    pub fn personal(&self) -> &PersonalData {
+        &self.personal
     }
 
     /// Loads the aggregate, lets it decide, appends its events with optimistic concurrency.

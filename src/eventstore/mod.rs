@@ -5,11 +5,13 @@
 mod executor;
 mod global;
 mod metadata;
+pub mod personal;
 mod repo;
 mod upcast;
 
 pub use executor::{Committed, EventStore, StoreError, Stored};
 pub use global::{Checkpoint, StoredEvent, read_after};
 pub use metadata::EventMetadata;
+pub use personal::{PersonalData, PersonalError};
 pub use repo::Repo;
 pub use upcast::{upcast_payload, upcasters};

@@ -4,36 +4,65 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 
+use super::StoredEvent;
+use super::personal::{PersonalData, PersonalError};
 use crate::db::Db;
 
 /// postgres-es or sqlite-es, chosen at start-up; keeps the rest of the code free of a backend
-/// type parameter.
-pub enum Repo {
+/// type parameter. Personal values are sealed on the way in and opened on the way out, so
+/// aggregates work with plain `Personal` values while the store holds only ciphertext.
+pub struct Repo {
+    backend: Backend,
+    db: Db,
+    personal: PersonalData,
+}
+
+enum Backend {
     Postgres(PostgresEventRepository),
     Sqlite(SqliteEventRepository),
 }
 
 impl Repo {
-    pub fn new(db: &Db) -> Self {
-        match db {
-            Db::Postgres { system, .. } => Self::Postgres(PostgresEventRepository::new(system.clone())),
-            Db::Sqlite(pool) => Self::Sqlite(SqliteEventRepository::new(pool.clone())),
-        }
+    pub fn new(db: &Db, personal: PersonalData) -> Self {
+        let backend = match db {
+            Db::Postgres { system, .. } => Backend::Postgres(PostgresEventRepository::new(system.clone())),
+            Db::Sqlite(pool) => Backend::Sqlite(SqliteEventRepository::new(pool.clone())),
+        };
+        Self { backend, db: db.clone(), personal }
     }
+
+    async fn opened(&self, mut events: Vec<SerializedEvent>) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.personal.open_serialized(&self.db, &mut events).await.map_err(storage)?;
+        Ok(events)
+    }
+
+    /// The events as the stream cqrs-es's replay wants (buffered whole: they are already read).
+    async fn stream_of(events: Vec<SerializedEvent>) -> Result<ReplayStream, PersistenceError> {
+        let (mut feed, stream) = ReplayStream::new(events.len().max(1));
+        for event in events {
+            feed.push(Ok(event)).await?;
+        }
+        Ok(stream)
+    }
+}
+
+fn storage(err: PersonalError) -> PersistenceError {
+    PersistenceError::UnknownError(Box::new(err))
 }
 
 macro_rules! delegate {
     ($self:ident, $repo:ident => $call:expr) => {
-        match $self {
-            Repo::Postgres($repo) => $call,
-            Repo::Sqlite($repo) => $call,
+        match &$self.backend {
+            Backend::Postgres($repo) => $call,
+            Backend::Sqlite($repo) => $call,
         }
     };
 }
 
 impl PersistedEventRepository for Repo {
     async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        delegate!(self, r => r.get_events::<A>(aggregate_id).await)
+        let events = delegate!(self, r => r.get_events::<A>(aggregate_id).await)?;
+        self.opened(events).await
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -41,7 +70,8 @@ impl PersistedEventRepository for Repo {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        delegate!(self, r => r.get_last_events::<A>(aggregate_id, last_sequence).await)
+        let events = delegate!(self, r => r.get_last_events::<A>(aggregate_id, last_sequence).await)?;
+        self.opened(events).await
     }
 
     async fn get_snapshot<A: Aggregate>(&self, aggregate_id: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
@@ -53,14 +83,45 @@ impl PersistedEventRepository for Repo {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        delegate!(self, r => r.persist::<A>(events, snapshot_update).await)
+        // An aggregate's state holds personal values in clear; a snapshot would store them so.
+        if snapshot_update.is_some() {
+            return Err(PersistenceError::UnknownError("snapshots are off: they would keep personal data in clear".into()));
+        }
+        let mut sealed = events.to_vec();
+        for event in &mut sealed {
+            self.personal.seal_event(&self.db, event).await.map_err(storage)?;
+        }
+        delegate!(self, r => r.persist::<A>(&sealed, None).await)
     }
 
     async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
-        delegate!(self, r => r.stream_events::<A>(aggregate_id).await)
+        Self::stream_of(self.get_events::<A>(aggregate_id).await?).await
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        delegate!(self, r => r.stream_all_events::<A>().await)
+        let mut tx = self.db.begin_read().await.map_err(|e| storage(e.into()))?;
+        let rows: Vec<StoredEvent> = tx
+            .fetch_all(
+                "SELECT CAST(0 AS BIGINT) AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version,
+                        payload, metadata
+                   FROM events WHERE aggregate_type = $1 ORDER BY position",
+                crate::args![A::TYPE],
+            )
+            .await
+            .map_err(|e| storage(e.into()))?;
+        tx.commit().await.map_err(|e| storage(e.into()))?;
+        let events = rows
+            .into_iter()
+            .map(|e| SerializedEvent {
+                aggregate_id: e.aggregate_id,
+                sequence: e.sequence as usize,
+                aggregate_type: e.aggregate_type,
+                event_type: e.event_type,
+                event_version: e.event_version,
+                payload: e.payload,
+                metadata: e.metadata,
+            })
+            .collect();
+        Self::stream_of(self.opened(events).await?).await
     }
 }

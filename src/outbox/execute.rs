@@ -59,8 +59,8 @@ fn text(value: Option<&crate::domain::values::DisplayName>) -> Value {
 /// The properties Tessera owns on a Microsoft 365 user, from its current state.
 fn profile_patch(user: &User) -> Value {
     let mut body = json!({"accountEnabled": user.status == UserStatus::Active && user.assigned});
-    if let Some(profile) = &user.profile {
-        let p = profile.expose();
+    // A forgotten person's profile is gone (its key destroyed): nothing of it is pushed.
+    if let Some(p) = user.profile.as_ref().and_then(|profile| profile.value()) {
         body["displayName"] = Value::String(p.display_name.to_string());
         body["givenName"] = text(p.given_name.as_ref());
         body["surname"] = text(p.surname.as_ref());

@@ -20,6 +20,9 @@ pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, catch_up
 use crate::db::Tx;
 use crate::eventstore::StoredEvent;
 
+/// What read models show in place of a personal value whose subject was forgotten.
+pub const FORGOTTEN: &str = "(forgotten)";
+
 /// A reducer from events to the rows of the tables it owns.
 #[async_trait::async_trait]
 pub trait Projection: Send + Sync + 'static {
@@ -33,6 +36,11 @@ pub trait Projection: Send + Sync + 'static {
     /// audit chain does not: no mutation's answer is read from it.
     fn read_your_writes(&self) -> bool {
         true
+    }
+    /// Whether it reads personal values: then it gets events with them opened (or, for
+    /// forgotten subjects, marked forgotten); the others get the stored bytes.
+    fn reads_personal_data(&self) -> bool {
+        false
     }
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError>;
     /// Applies a batch, in order, inside one transaction. One event at a time unless a

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use super::Projection;
 use crate::args;
 use crate::db::{Arg, Backend, Db, DbError, Tx};
-use crate::eventstore::{Checkpoint, StoredEvent, read_after};
+use crate::eventstore::{Checkpoint, PersonalData, StoredEvent, read_after};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -17,6 +17,8 @@ pub enum ProjectionError {
     Decode { position: i64, event_type: String, message: String },
     #[error("unknown projection {0:?}")]
     Unknown(String),
+    #[error(transparent)]
+    Personal(#[from] crate::eventstore::PersonalError),
 }
 
 /// Events applied per transaction: large enough to amortize the commit, small enough to keep
@@ -28,6 +30,7 @@ const BATCH: i64 = 500;
 /// One commit per batch instead of one per projection is what keeps the lag low under load.
 pub struct Projector {
     db: Db,
+    personal: PersonalData,
     projections: Vec<Arc<dyn Projection>>,
     wake: Arc<Notify>,
     progress: Vec<watch::Sender<Checkpoint>>,
@@ -88,9 +91,9 @@ impl ProjectorHandle {
 }
 
 impl Projector {
-    pub fn new(db: Db, projections: Vec<Arc<dyn Projection>>, poll_interval: Duration) -> Self {
+    pub fn new(db: Db, personal: PersonalData, projections: Vec<Arc<dyn Projection>>, poll_interval: Duration) -> Self {
         let progress = projections.iter().map(|_| watch::channel(Checkpoint::default()).0).collect();
-        Self { db, projections, wake: Arc::new(Notify::new()), progress, poll_interval }
+        Self { db, personal, projections, wake: Arc::new(Notify::new()), progress, poll_interval }
     }
 
     pub fn handle(&self) -> ProjectorHandle {
@@ -105,17 +108,17 @@ impl Projector {
 
     /// Spawns the tailing task; it stops when `shutdown` fires.
     pub fn spawn(self, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
-        let Self { db, projections, wake, progress, poll_interval } = self;
+        let Self { db, personal, projections, wake, progress, poll_interval } = self;
         vec![tokio::spawn(async move {
             let mut failures = 0u32;
             loop {
-                let outcome = match run_all(&db, &projections).await {
+                let outcome = match run_all(&db, &personal, &projections).await {
                     Ok(outcome) => Ok(outcome),
                     // One failing projection must not hold the others back: apply them one by
                     // one, so the healthy ones move on and only the broken one stalls.
                     Err(error) => {
                         tracing::warn!(%error, "batch over all projections failed; applying them one by one");
-                        run_each(&db, &projections).await
+                        run_each(&db, &personal, &projections).await
                     }
                 };
                 let full = match outcome {
@@ -157,7 +160,7 @@ type Outcome = (Vec<Option<Checkpoint>>, usize, bool);
 /// Applies the next batch to every projection in one transaction together with their
 /// checkpoints. The checkpoint rows are locked first (in name order), so several Tessera
 /// instances never apply the same event twice and never deadlock.
-async fn run_all(db: &Db, projections: &[Arc<dyn Projection>]) -> Result<Outcome, ProjectionError> {
+async fn run_all(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projection>]) -> Result<Outcome, ProjectionError> {
     let mut tx = db.begin_projector().await?;
     relax_commit(&mut tx, db).await?;
     let mut checkpoints = lock_all(&mut tx, db, projections).await?;
@@ -167,11 +170,24 @@ async fn run_all(db: &Db, projections: &[Arc<dyn Projection>]) -> Result<Outcome
         tx.commit().await?;
         return Ok((checkpoints.into_iter().map(Some).collect(), 0, false));
     };
+    // Read models of personal data get the values opened (keys read in this transaction: a
+    // subject forgotten before is forgotten here too); the others get the stored bytes.
+    let opened = if projections.iter().any(|p| p.reads_personal_data()) {
+        let mut copy = events.clone();
+        personal.open_stored(&mut tx, &mut copy).await?;
+        Some(copy)
+    } else {
+        None
+    };
     // Projection by projection (each owns its tables, so their order does not matter), so a
     // projection sees its whole batch at once.
     for (projection, checkpoint) in projections.iter().zip(&checkpoints) {
+        let source = match &opened {
+            Some(opened) if projection.reads_personal_data() => opened,
+            _ => &events,
+        };
         let handled: Vec<&StoredEvent> =
-            events.iter().filter(|e| e.checkpoint() > *checkpoint && projection.handles(&e.aggregate_type)).collect();
+            source.iter().filter(|e| e.checkpoint() > *checkpoint && projection.handles(&e.aggregate_type)).collect();
         projection.apply_batch(&mut tx, &handled).await?;
     }
     let behind: Vec<usize> = (0..projections.len()).filter(|&i| checkpoints[i] < last).collect();
@@ -189,11 +205,11 @@ async fn run_all(db: &Db, projections: &[Arc<dyn Projection>]) -> Result<Outcome
 }
 
 /// Falls back to one transaction per projection.
-async fn run_each(db: &Db, projections: &[Arc<dyn Projection>]) -> Result<Outcome, ProjectionError> {
+async fn run_each(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projection>]) -> Result<Outcome, ProjectionError> {
     let mut reached = Vec::with_capacity(projections.len());
     let (mut most, mut failed) = (0, false);
     for projection in projections {
-        match run_batch(db, projection.as_ref()).await {
+        match run_batch(db, personal, projection.as_ref()).await {
             Ok((checkpoint, applied)) => {
                 reached.push(Some(checkpoint));
                 most = most.max(applied);
@@ -209,11 +225,14 @@ async fn run_each(db: &Db, projections: &[Arc<dyn Projection>]) -> Result<Outcom
 }
 
 /// Applies the next batch of one projection in one transaction together with its checkpoint.
-pub async fn run_batch(db: &Db, projection: &dyn Projection) -> Result<(Checkpoint, usize), ProjectionError> {
+pub async fn run_batch(db: &Db, personal: &PersonalData, projection: &dyn Projection) -> Result<(Checkpoint, usize), ProjectionError> {
     let mut tx = db.begin_projector().await?;
     relax_commit(&mut tx, db).await?;
     let checkpoint = lock_checkpoint(&mut tx, db, projection.name()).await?;
-    let events = read_after(&mut tx, db.backend(), checkpoint, BATCH).await?;
+    let mut events = read_after(&mut tx, db.backend(), checkpoint, BATCH).await?;
+    if projection.reads_personal_data() {
+        personal.open_stored(&mut tx, &mut events).await?;
+    }
     let Some(last) = events.last().map(StoredEvent::checkpoint) else {
         tx.commit().await?;
         return Ok((checkpoint, 0));
@@ -314,9 +333,9 @@ pub async fn reset(db: &Db, projection: &dyn Projection) -> Result<(), Projectio
 
 /// Applies batches to all `projections` together (one pass over the events) until each has
 /// seen every committed event.
-pub async fn catch_up_all(db: &Db, projections: &[Arc<dyn Projection>]) -> Result<Checkpoint, ProjectionError> {
+pub async fn catch_up_all(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projection>]) -> Result<Checkpoint, ProjectionError> {
     loop {
-        let (reached, applied, _) = run_all(db, projections).await?;
+        let (reached, applied, _) = run_all(db, personal, projections).await?;
         if applied == 0 {
             return Ok(reached.into_iter().flatten().min().unwrap_or_default());
         }
@@ -324,9 +343,9 @@ pub async fn catch_up_all(db: &Db, projections: &[Arc<dyn Projection>]) -> Resul
 }
 
 /// Applies batches until the projection has seen every committed event.
-pub async fn catch_up(db: &Db, projection: &dyn Projection) -> Result<Checkpoint, ProjectionError> {
+pub async fn catch_up(db: &Db, personal: &PersonalData, projection: &dyn Projection) -> Result<Checkpoint, ProjectionError> {
     loop {
-        let (checkpoint, applied) = run_batch(db, projection).await?;
+        let (checkpoint, applied) = run_batch(db, personal, projection).await?;
         if applied == 0 {
             return Ok(checkpoint);
         }

@@ -1,9 +1,10 @@
 use cqrs_es::Aggregate;
 
-use super::{Projection, ProjectionError, decode, local_id, tenant_of};
+use super::{FORGOTTEN, Projection, ProjectionError, decode, local_id, tenant_of};
 use crate::args;
 use crate::db::Tx;
-use crate::domain::user::{User, UserEvent};
+use crate::domain::Personal;
+use crate::domain::user::{User, UserEvent, UserProfile};
 use crate::eventstore::StoredEvent;
 
 pub struct UsersProjection;
@@ -16,6 +17,10 @@ impl Projection for UsersProjection {
 
     fn tables(&self) -> &'static [&'static str] {
         &["users", "user_licenses"]
+    }
+
+    fn reads_personal_data(&self) -> bool {
+        true
     }
 
     fn handles(&self, aggregate_type: &str) -> bool {
@@ -32,22 +37,27 @@ impl Projection for UsersProjection {
         let set = |column: &'static str| format!("UPDATE users SET {column} = $1, updated_at = $2 WHERE tenant_id = $3 AND user_id = $4");
         match decode::<UserEvent>(event)? {
             UserEvent::UserCreated { upn, immutable_id, profile, usage_location, .. } => {
-                let profile = profile.into_inner();
+                let forgotten = upn.is_forgotten() || profile.is_forgotten();
+                let (upn, domain) = upn
+                    .into_value()
+                    .map_or_else(|| (FORGOTTEN.to_owned(), FORGOTTEN.to_owned()), |u| (u.to_string(), u.domain().to_string()));
+                let p = Columns::of(profile);
                 tx.execute(
                     "INSERT INTO users (tenant_id, user_id, upn, domain, immutable_id, display_name, given_name, surname, mail,
-                                        status, assigned, usage_location, password_set, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ACTIVE', false, $10, false, $11, $12)",
+                                        status, assigned, usage_location, password_set, forgotten, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ACTIVE', false, $10, false, $11, $12, $13)",
                     args![
                         tenant,
                         user,
-                        upn.to_string(),
-                        upn.domain().to_string(),
+                        upn,
+                        domain,
                         immutable_id.to_string(),
-                        profile.display_name.to_string(),
-                        profile.given_name.map(|n| n.to_string()),
-                        profile.surname.map(|n| n.to_string()),
-                        profile.mail,
+                        p.display_name,
+                        p.given_name,
+                        p.surname,
+                        p.mail,
                         usage_location.map(String::from),
+                        forgotten,
                         at,
                         at,
                     ],
@@ -55,19 +65,12 @@ impl Projection for UsersProjection {
                 .await?;
             }
             UserEvent::UserProfileUpdated { profile } => {
-                let profile = profile.into_inner();
+                let forgotten = profile.is_forgotten();
+                let p = Columns::of(profile);
                 tx.execute(
-                    "UPDATE users SET display_name = $1, given_name = $2, surname = $3, mail = $4, updated_at = $5
-                      WHERE tenant_id = $6 AND user_id = $7",
-                    args![
-                        profile.display_name.to_string(),
-                        profile.given_name.map(|n| n.to_string()),
-                        profile.surname.map(|n| n.to_string()),
-                        profile.mail,
-                        at,
-                        tenant,
-                        user,
-                    ],
+                    "UPDATE users SET display_name = $1, given_name = $2, surname = $3, mail = $4, forgotten = (forgotten OR $5), updated_at = $6
+                      WHERE tenant_id = $7 AND user_id = $8",
+                    args![p.display_name, p.given_name, p.surname, p.mail, forgotten, at, tenant, user],
                 )
                 .await?;
             }
@@ -108,6 +111,16 @@ impl Projection for UsersProjection {
                 .await?;
                 tx.execute("UPDATE users SET updated_at = $1 WHERE tenant_id = $2 AND user_id = $3", args![at, tenant, user]).await?;
             }
+            UserEvent::UserForgotten { .. } => {
+                // A forgotten user was deleted first, so there is normally no row left; a row
+                // folded from an older point (time travel) shows what forgetting leaves.
+                tx.execute(
+                    "UPDATE users SET upn = $1, domain = $2, display_name = $3, given_name = NULL, surname = NULL, mail = NULL, forgotten = true
+                      WHERE tenant_id = $4 AND user_id = $5",
+                    args![FORGOTTEN, FORGOTTEN, FORGOTTEN, tenant, user],
+                )
+                .await?;
+            }
             UserEvent::LicenseRevoked { sku_id } => {
                 tx.execute(
                     "DELETE FROM user_licenses WHERE tenant_id = $1 AND user_id = $2 AND sku_id = $3",
@@ -118,5 +131,28 @@ impl Projection for UsersProjection {
             }
         }
         Ok(())
+    }
+}
+
+/// A profile as the `users` columns hold it; a forgotten one leaves the marker in the one
+/// required column and nothing in the others.
+struct Columns {
+    display_name: String,
+    given_name: Option<String>,
+    surname: Option<String>,
+    mail: Option<String>,
+}
+
+impl Columns {
+    fn of(profile: Personal<UserProfile>) -> Self {
+        match profile.into_value() {
+            Some(p) => Self {
+                display_name: p.display_name.to_string(),
+                given_name: p.given_name.map(|n| n.to_string()),
+                surname: p.surname.map(|n| n.to_string()),
+                mail: p.mail,
+            },
+            None => Self { display_name: FORGOTTEN.to_owned(), given_name: None, surname: None, mail: None },
+        }
     }
 }

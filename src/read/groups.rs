@@ -62,7 +62,7 @@ pub async fn members(db: &Db, scope: &TenantScope, group_id: &str) -> Result<Vec
     let rows = tx
         .fetch_all(
             "SELECT u.tenant_id, u.user_id, u.upn, u.domain, u.immutable_id, u.display_name, u.given_name, u.surname, u.mail, u.status,
-                    u.assigned, u.usage_location, u.password_set, u.created_at, u.updated_at
+                    u.assigned, u.usage_location, u.password_set, u.forgotten, u.created_at, u.updated_at
                FROM users u JOIN group_members m ON m.tenant_id = u.tenant_id AND m.user_id = u.user_id
               WHERE u.tenant_id = $1 AND m.group_id = $2 ORDER BY u.user_id",
             args![scope.tenant_id().to_string(), group_id],

@@ -11,6 +11,8 @@ pub struct SignInRow {
     pub sign_in_id: String,
     pub user_id: Option<String>,
     pub upn: String,
+    /// Pseudonym of the UPN as typed.
+    pub account: Option<String>,
     pub succeeded: bool,
     pub reason: Option<String>,
     pub realm: String,
@@ -18,10 +20,13 @@ pub struct SignInRow {
     pub user_agent: String,
     pub mfa_done: bool,
     pub claims: Option<String>,
+    /// Personal data of the attempt was forgotten.
+    pub forgotten: bool,
     pub occurred_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "tenant_id, sign_in_id, user_id, upn, succeeded, reason, realm, ip, user_agent, mfa_done, claims, occurred_at";
+const COLUMNS: &str =
+    "tenant_id, sign_in_id, user_id, upn, account, succeeded, reason, realm, ip, user_agent, mfa_done, claims, forgotten, occurred_at";
 
 /// A user's sign-in attempts, newest first, a page at a time, plus whether more follow.
 pub async fn page(

@@ -20,12 +20,14 @@ pub struct UserRow {
     pub assigned: bool,
     pub usage_location: Option<String>,
     pub password_set: bool,
+    /// Personal data of the user was forgotten (the values show as `(forgotten)`).
+    pub forgotten: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str = "tenant_id, user_id, upn, domain, immutable_id, display_name, given_name, surname, mail, status, assigned,
-                       usage_location, password_set, created_at, updated_at";
+                       usage_location, password_set, forgotten, created_at, updated_at";
 
 /// Filters of the `users` query; all optional, combined with AND.
 #[derive(Debug, Clone, Default)]

@@ -13,6 +13,7 @@ mod domains;
 mod emulator;
 mod errors;
 mod federation;
+mod forget;
 mod graph_connection;
 mod groups;
 mod health;

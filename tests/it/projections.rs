@@ -48,6 +48,7 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
     let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["projections", "rebuild"])
         .env("DATABASE_URL", &app.database_url)
+        .env("TESSERA_MASTER_KEY", crate::helpers::app_master_key())
         .env("TESSERA_LOG", "warn")
         .output()
         .unwrap();
@@ -59,7 +60,7 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
     let users = tessera::projections::all().into_iter().find(|p| p.name() == "users").unwrap();
     tessera::projections::reset(app.app.db(), users.as_ref()).await.unwrap();
     assert_ne!(dump(app.app.db()).await, before, "reset empties the tables");
-    tessera::projections::catch_up(app.app.db(), users.as_ref()).await.unwrap();
+    tessera::projections::catch_up(app.app.db(), app.app.personal_data(), users.as_ref()).await.unwrap();
     assert_eq!(dump(app.app.db()).await, before);
 
     let output = Command::new(env!("CARGO_BIN_EXE_tessera"))

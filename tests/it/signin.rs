@@ -13,20 +13,25 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 const RP: &str = "http://127.0.0.1:9/rp";
 
 /// A tiny browser: one cookie jar entry, forms parsed with string search.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     cookie: Option<String>,
+    user_agent: String,
 }
 
-struct Page {
-    status: u16,
-    body: String,
+pub(crate) struct Page {
+    pub status: u16,
+    pub body: String,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
+        Self::with_user_agent("signin-test")
+    }
+
+    pub(crate) fn with_user_agent(user_agent: &str) -> Self {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { client, cookie: None }
+        Self { client, cookie: None, user_agent: user_agent.to_owned() }
     }
 
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
@@ -34,7 +39,7 @@ impl Browser {
             Some(c) => request.header("Cookie", format!("tessera_session={c}")),
             None => request,
         };
-        let response = request.header("User-Agent", "signin-test").send().await.unwrap();
+        let response = request.header("User-Agent", self.user_agent.as_str()).send().await.unwrap();
         for value in response.headers().get_all("set-cookie") {
             let value = value.to_str().unwrap();
             let (pair, attrs) = value.split_once(';').unwrap_or((value, ""));
@@ -47,13 +52,13 @@ impl Browser {
         Page { status, body: response.text().await.unwrap() }
     }
 
-    async fn get(&mut self, url: &str) -> Page {
+    pub(crate) async fn get(&mut self, url: &str) -> Page {
         let request = self.client.get(url);
         self.send(request).await
     }
 
     /// Submits the page's form with its hidden fields plus `fields`.
-    async fn submit(&mut self, base: &str, page: &Page, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&mut self, base: &str, page: &Page, fields: &[(&str, &str)]) -> Page {
         let action = attr_after(&page.body, "<form method=\"post\" action=\"", "\"");
         let mut form: Vec<(String, String)> = ["csrf", "request", "step"].iter().map(|n| (n.to_string(), hidden(&page.body, n))).collect();
         if page.body.contains("name=\"upn\" value=\"") && !fields.iter().any(|(n, _)| *n == "upn") {

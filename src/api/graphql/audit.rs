@@ -69,9 +69,10 @@ impl AuditEvent {
     async fn request_id(&self) -> Option<&str> {
         self.0.meta("request_id")
     }
-    /// The payload as stored (JSON), with secrets' verifiers and ciphertexts (`secret_hash`,
-    /// `password_hash`) replaced by `"<redacted>"`; the export keeps the exact bytes the chain
-    /// hashes.
+    /// The payload (JSON), with secrets' verifiers and ciphertexts (`secret_hash`,
+    /// `password_hash`) replaced by `"<redacted>"`, and personal values opened: `{"personal": …}`,
+    /// or `{"forgotten": true}` once their subject was forgotten. The export keeps the exact
+    /// bytes the chain hashes, where personal values are sealed.
     async fn payload(&self) -> Json<Value> {
         Json(redacted(&self.0.payload))
     }

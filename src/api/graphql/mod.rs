@@ -4,6 +4,7 @@ mod audit;
 mod codes;
 mod endpoint;
 mod federation;
+mod forget;
 mod microsoft365;
 mod mutation;
 mod payload;

@@ -340,6 +340,23 @@ impl Mutation {
         Ok(ID(id.to_string()))
     }
 
+    /// Forgets a deleted user (admin keys): destroys the keys their personal data was sealed
+    /// with, so every read model, history and export shows it as forgotten, while the audit
+    /// chain still verifies. Cannot be undone. With `preview: true`, changes nothing and tells
+    /// what would be destroyed. Fails with USER_NOT_DELETED for a user not deleted first.
+    async fn forget_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = false)] preview: bool,
+        tenant_id: Option<ID>,
+    ) -> Res<super::forget::ForgetUserResult> {
+        let caller = caller(ctx)?;
+        let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
+        let report = app(ctx).forget_user(caller, tenant, user_id(caller, &id)?, preview).await.gql(caller)?;
+        Ok(report.into())
+    }
+
     async fn set_usage_location(&self, ctx: &Context<'_>, id: ID, usage_location: String, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;

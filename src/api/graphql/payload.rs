@@ -51,6 +51,8 @@ pub struct UserPayload {
     pub mail: Option<String>,
     pub usage_location: Option<String>,
     pub sku_id: Option<String>,
+    /// The user's personal values in this event were forgotten (they are null here).
+    pub personal_data_forgotten: bool,
 }
 
 #[derive(SimpleObject, Default)]
@@ -112,28 +114,30 @@ pub fn typed(row: &AuditEventRow) -> Option<AuditPayload> {
         }),
         "User" => AuditPayload::User(match serde_json::from_value::<UserEvent>(payload).ok()? {
             UserEvent::UserCreated { user_id, upn, immutable_id, profile, usage_location, .. } => {
-                let p = profile.expose();
+                let p = profile.value();
                 UserPayload {
                     event,
                     user_id: Some(user_id.to_string()),
-                    user_principal_name: Some(upn.to_string()),
+                    user_principal_name: upn.value().map(ToString::to_string),
                     immutable_id: Some(immutable_id.to_string()),
-                    display_name: Some(p.display_name.to_string()),
-                    given_name: p.given_name.as_ref().map(ToString::to_string),
-                    surname: p.surname.as_ref().map(ToString::to_string),
-                    mail: p.mail.clone(),
+                    display_name: p.map(|p| p.display_name.to_string()),
+                    given_name: p.and_then(|p| p.given_name.as_ref()).map(ToString::to_string),
+                    surname: p.and_then(|p| p.surname.as_ref()).map(ToString::to_string),
+                    mail: p.and_then(|p| p.mail.clone()),
                     usage_location: usage_location.map(String::from),
+                    personal_data_forgotten: upn.is_forgotten() || profile.is_forgotten(),
                     ..Default::default()
                 }
             }
             UserEvent::UserProfileUpdated { profile } => {
-                let p = profile.expose();
+                let p = profile.value();
                 UserPayload {
                     event,
-                    display_name: Some(p.display_name.to_string()),
-                    given_name: p.given_name.as_ref().map(ToString::to_string),
-                    surname: p.surname.as_ref().map(ToString::to_string),
-                    mail: p.mail.clone(),
+                    display_name: p.map(|p| p.display_name.to_string()),
+                    given_name: p.and_then(|p| p.given_name.as_ref()).map(ToString::to_string),
+                    surname: p.and_then(|p| p.surname.as_ref()).map(ToString::to_string),
+                    mail: p.and_then(|p| p.mail.clone()),
+                    personal_data_forgotten: profile.is_forgotten(),
                     ..Default::default()
                 }
             }

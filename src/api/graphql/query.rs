@@ -276,7 +276,8 @@ impl Query {
             .transpose()
             .gql(caller)?;
         let filter = filter.unwrap_or_default().into_filter();
-        let (rows, more) = audit::page(app(ctx).db(), &scope, &filter, i64::from(first), after).await.gql(caller)?;
+        let (mut rows, more) = audit::page(app(ctx).db(), &scope, &filter, i64::from(first), after).await.gql(caller)?;
+        app(ctx).open_audit_rows(&scope, &mut rows).await.gql(caller)?;
         let mut connection = Connection::new(after.is_some(), more);
         connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.position.to_string(), AuditEvent(row))));
         Ok(connection)
@@ -286,7 +287,9 @@ impl Query {
     async fn audit_event(&self, ctx: &Context<'_>, position: i64, tenant_id: Option<ID>) -> async_graphql::Result<Option<AuditEvent>> {
         let caller = caller(ctx)?;
         let scope = read_scope(caller, tenant_id.as_ref())?;
-        Ok(audit::get(app(ctx).db(), &scope, position).await.gql(caller)?.map(AuditEvent))
+        let mut rows: Vec<_> = audit::get(app(ctx).db(), &scope, position).await.gql(caller)?.into_iter().collect();
+        app(ctx).open_audit_rows(&scope, &mut rows).await.gql(caller)?;
+        Ok(rows.pop().map(AuditEvent))
     }
 
     /// A user's timeline as readable sentences, oldest first (their events and group

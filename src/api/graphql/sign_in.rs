@@ -100,6 +100,10 @@ impl SignInRecord {
     async fn claims(&self) -> Option<async_graphql::Json<serde_json::Value>> {
         self.0.claims.as_deref().and_then(|c| serde_json::from_str(c).ok()).map(async_graphql::Json)
     }
+    /// The person was forgotten: the UPN, IP address and user agent read `(forgotten)`.
+    async fn personal_data_forgotten(&self) -> bool {
+        self.0.forgotten
+    }
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.0.occurred_at
     }

@@ -47,7 +47,11 @@ impl Subscription {
                     if let Some(row) = buffered.pop_front() {
                         return Some((Ok(AuditEvent(row)), Some((after, buffered))));
                     }
-                    match audit::tail(app.db(), &scope, &filter, after).await {
+                    let tail = match audit::tail(app.db(), &scope, &filter, after).await {
+                        Ok((mut rows, head)) => app.open_audit_rows(&scope, &mut rows).await.map(|()| (rows, head)),
+                        Err(e) => Err(AppError::from(e)),
+                    };
+                    match tail {
                         Ok((rows, head)) => {
                             after = head;
                             buffered.extend(rows);
@@ -55,7 +59,7 @@ impl Subscription {
                                 tokio::time::sleep(POLL).await;
                             }
                         }
-                        Err(e) => return Some((Err(AppError::from(e).to_graphql(&caller.correlation_id)), None)),
+                        Err(e) => return Some((Err(e.to_graphql(&caller.correlation_id)), None)),
                     }
                 }
             }

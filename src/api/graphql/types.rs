@@ -237,6 +237,10 @@ impl User {
     async fn password_set(&self) -> bool {
         self.row.password_set
     }
+    /// The person was forgotten: their personal values read `(forgotten)`.
+    async fn personal_data_forgotten(&self) -> bool {
+        self.row.forgotten
+    }
     /// SKU ids of the licenses granted.
     async fn licenses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ID>> {
         let caller = caller(ctx)?;

@@ -279,11 +279,14 @@ impl Tessera {
             return Ok((Step::AskUpn { error: Some("Enter your user name, like name@contoso.com."), login_hint: None }, None));
         };
         let upn_text = upn.to_string();
+        // Throttling counts under pseudonyms, so its table holds neither UPNs nor addresses.
+        let account = self.personal_data().upn_pseudonym(self.db(), &checked.tenant_id, &upn_text).await?;
+        let address = self.personal_data().ip_pseudonym(self.db(), &checked.tenant_id, &client.ip).await?;
         let password = form.password.as_ref().map(|p| p.expose_secret().to_owned()).unwrap_or_default();
         let again = |error| Step::AskPassword { upn: upn_text.clone(), error: Some(error) };
-        let lock = if throttle::locked(self.db(), &tenant, &throttle::account(&upn_text)).await? {
+        let lock = if throttle::locked(self.db(), &tenant, &throttle::account(&account)).await? {
             Some(SignInFailure::AccountLocked)
-        } else if throttle::locked(self.db(), &tenant, &throttle::address(&client.ip)).await? {
+        } else if throttle::locked(self.db(), &tenant, &throttle::address(&address)).await? {
             Some(SignInFailure::AddressLocked)
         } else {
             None
@@ -311,13 +314,13 @@ impl Tessera {
             _ => None,
         };
         if let Some(reason) = failure {
-            throttle::fail(self.db(), &tenant, &throttle::account(&upn_text), throttle::FREE_ACCOUNT_FAILURES).await?;
-            throttle::fail(self.db(), &tenant, &throttle::address(&client.ip), throttle::FREE_ADDRESS_FAILURES).await?;
+            throttle::fail(self.db(), &tenant, &throttle::account(&account), throttle::FREE_ACCOUNT_FAILURES).await?;
+            throttle::fail(self.db(), &tenant, &throttle::address(&address), throttle::FREE_ADDRESS_FAILURES).await?;
             self.record_failure(checked, user_id, &upn_text, false, reason, client).await?;
             return Ok((again(GENERIC_FAILURE), None));
         }
         let Some((user_id, user)) = found else { return Ok((again(GENERIC_FAILURE), None)) };
-        throttle::clear(self.db(), &tenant, &throttle::account(&upn_text)).await?;
+        throttle::clear(self.db(), &tenant, &throttle::account(&account)).await?;
         if let Some((reason, message)) = refusal(&checked.tenant, &user) {
             self.record_failure(checked, Some(user_id), &upn_text, false, reason, client).await?;
             return Ok((Step::Refused { message: message.into() }, None));
@@ -354,12 +357,13 @@ impl Tessera {
             return Ok((Step::AskUpn { error: Some(EXPIRED), login_hint: None }, None));
         };
         let user_id = UserId::parse(user_text).map_err(AppError::from)?;
+        let account = self.personal_data().upn_pseudonym(self.db(), &checked.tenant_id, upn).await?;
         let user = self.load::<User>(&format!("{tenant}/{user_id}")).await?;
         if let Some((reason, message)) = refusal(&checked.tenant, &user) {
             self.record_failure(checked, Some(user_id), upn, false, reason, client).await?;
             return Ok((Step::Refused { message: message.into() }, None));
         }
-        if throttle::locked(self.db(), &tenant, &throttle::account(upn)).await? {
+        if throttle::locked(self.db(), &tenant, &throttle::account(&account)).await? {
             self.record_failure(checked, Some(user_id), upn, false, SignInFailure::AccountLocked, client).await?;
             return Ok((Step::AskCode { upn: upn.clone(), error: Some(LOCKED) }, None));
         }
@@ -404,11 +408,11 @@ impl Tessera {
             false
         };
         if !ok {
-            throttle::fail(self.db(), &tenant, &throttle::account(upn), throttle::FREE_ACCOUNT_FAILURES).await?;
+            throttle::fail(self.db(), &tenant, &throttle::account(&account), throttle::FREE_ACCOUNT_FAILURES).await?;
             self.record_failure(checked, Some(user_id), upn, false, SignInFailure::WrongSecondFactor, client).await?;
             return Ok((Step::AskCode { upn: upn.clone(), error: Some(BAD_CODE) }, None));
         }
-        throttle::clear(self.db(), &tenant, &throttle::account(upn)).await?;
+        throttle::clear(self.db(), &tenant, &throttle::account(&account)).await?;
         let (cookie, new_row) = session::authenticate(self.db(), row, &user_id.to_string(), true).await?;
         let step = match recovery_codes {
             Some(codes) => Step::RecoveryCodes { codes },
@@ -466,31 +470,40 @@ impl Tessera {
             reply_url: checked.reply.to_string(),
             assertion_id: input.assertion_id.as_str().to_owned(),
             immutable_id: input.immutable_id.clone(),
-            upn: input.upn.clone(),
+            upn: Personal::new(input.upn.clone()),
             mfa_claim: mfa_done,
             signing_key_id: key_id,
             not_on_or_after: now + lifetime,
             from_session,
         };
-        let details = self.details(checked, Some(user_id), &upn, mfa_done, client);
+        let details = self.details(checked, Some(user_id), &upn, mfa_done, client).await?;
         self.store
             .append_new::<SignIn>(&attempt_id(tenant), SignInCommand::RecordSuccess { details, claims }, &user_metadata(tenant, user_id))
             .await?;
         Ok(Step::Token { reply: checked.reply.clone(), wresult, wctx: checked.request.context().map(str::to_owned) })
     }
 
-    fn details(&self, checked: &Checked, user_id: Option<UserId>, upn: &str, mfa_done: bool, client: &ClientMeta) -> SignInDetails {
-        SignInDetails {
+    async fn details(
+        &self,
+        checked: &Checked,
+        user_id: Option<UserId>,
+        upn: &str,
+        mfa_done: bool,
+        client: &ClientMeta,
+    ) -> Result<SignInDetails, AppError> {
+        let upn: String = upn.chars().take(256).collect();
+        Ok(SignInDetails {
             tenant_id: checked.tenant_id,
             user_id,
-            upn: upn.chars().take(256).collect(),
+            account: Some(self.personal_data().upn_pseudonym(self.db(), &checked.tenant_id, &upn).await?),
+            upn: Personal::new(upn),
             realm: checked.request.realm().to_owned(),
             client: Personal::new(ClientInfo {
                 ip: client.ip.chars().take(64).collect(),
                 user_agent: client.user_agent.chars().take(512).collect(),
             }),
             mfa_done,
-        }
+        })
     }
 
     async fn record_failure(
@@ -502,7 +515,7 @@ impl Tessera {
         reason: SignInFailure,
         client: &ClientMeta,
     ) -> Result<(), AppError> {
-        let details = self.details(checked, user_id, upn, mfa_done, client);
+        let details = self.details(checked, user_id, upn, mfa_done, client).await?;
         let metadata = match user_id {
             Some(user_id) => user_metadata(checked.tenant_id, user_id),
             None => Self::system_metadata("sign-in", Some(checked.tenant_id)),

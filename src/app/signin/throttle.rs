@@ -1,5 +1,6 @@
 //! Failure throttling per account (the UPN as typed, known or not, so locks reveal nothing) and
-//! per client address. From the fifth failure in a row an account (the twentieth for an address,
+//! per client address, both named by their pseudonyms (keyed hashes), so the table holds no
+//! personal data in clear. From the fifth failure in a row an account (the twentieth for an address,
 //! which many people may share behind one NAT) is locked, for a time that doubles with every
 //! further failure (1 minute, 2, 4 … at most a day). A success clears the account's count.
 
@@ -8,6 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::app::AppError;
 use crate::args;
 use crate::db::Db;
+use crate::domain::values::Pseudonym;
 
 /// Failures allowed before the first lockout of an account.
 pub const FREE_ACCOUNT_FAILURES: i64 = 5;
@@ -21,11 +23,11 @@ struct Row {
     locked_until: Option<DateTime<Utc>>,
 }
 
-pub fn account(upn: &str) -> String {
+pub fn account(upn: &Pseudonym) -> String {
     format!("account:{upn}")
 }
 
-pub fn address(ip: &str) -> String {
+pub fn address(ip: &Pseudonym) -> String {
     format!("ip:{ip}")
 }
 

@@ -6,8 +6,16 @@ mod aggregate;
 
 pub use aggregate::{ClaimCommand, ClaimEvent, UniqueClaim};
 
-/// The claim key for a UPN, unique per tenant and case-insensitive (a `Upn` is lower-case).
-pub fn upn_key(tenant_id: &crate::domain::values::TenantId, upn: &crate::domain::values::Upn) -> String {
+/// The claim key for a UPN, unique per tenant and case-insensitive: named by the UPN's
+/// pseudonym (a keyed hash of the lower-case UPN), so the key, which is an aggregate id and
+/// stays in the history for good, does not spell out who the user was.
+pub fn upn_key(tenant_id: &crate::domain::values::TenantId, upn: &crate::domain::values::Pseudonym) -> String {
+    format!("upn:{tenant_id}:{upn}")
+}
+
+/// The claim key releases before personal-data pseudonyms used: the UPN in clear. Still read,
+/// so a UPN claimed then stays unique.
+pub fn legacy_upn_key(tenant_id: &crate::domain::values::TenantId, upn: &crate::domain::values::Upn) -> String {
     format!("upn:{tenant_id}:{upn}")
 }
 

@@ -2,8 +2,8 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::values::{TenantId, UserId};
-use crate::domain::{DomainError, EVENT_VERSION, Personal};
+use crate::domain::values::{Pseudonym, TenantId, UserId};
+use crate::domain::{DomainError, Personal};
 
 /// Where the browser came from. Personal data: always inside `Personal`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,8 +18,12 @@ pub struct SignInDetails {
     pub tenant_id: TenantId,
     /// The user, when the UPN named one.
     pub user_id: Option<UserId>,
-    /// The UPN as typed (lower-cased, cut to 256 characters).
-    pub upn: String,
+    /// The UPN as typed (lower-cased, cut to 256 characters). Personal data since 1.1.
+    pub upn: Personal<String>,
+    /// The pseudonym of the UPN as typed: whose personal data an attempt by an unknown user
+    /// is (absent before 1.1).
+    #[serde(default)]
+    pub account: Option<Pseudonym>,
     /// The `wtrealm` of the request.
     pub realm: String,
     pub client: Personal<ClientInfo>,
@@ -36,7 +40,8 @@ pub struct IssuedClaims {
     pub assertion_id: String,
     /// NameIdentifier and the `ImmutableID` claim.
     pub immutable_id: String,
-    pub upn: String,
+    /// Personal data since 1.1.
+    pub upn: Personal<String>,
     /// Whether the `multipleauthn` authentication method claim was included.
     pub mfa_claim: bool,
     pub signing_key_id: String,
@@ -83,6 +88,10 @@ pub enum SignInCommand {
     RecordFailure { details: SignInDetails, reason: SignInFailure },
 }
 
+/// The schema version of both sign-in events since the UPNs in them became personal data (1.0
+/// carried them in clear; an upcaster reads 1.0 as 1.1).
+pub const SIGN_IN_EVENT_VERSION: &str = "1.1";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SignInEvent {
     SignInSucceeded { details: SignInDetails, claims: IssuedClaims },
@@ -99,7 +108,7 @@ impl DomainEvent for SignInEvent {
     }
 
     fn event_version(&self) -> String {
-        EVENT_VERSION.to_owned()
+        SIGN_IN_EVENT_VERSION.to_owned()
     }
 }
 

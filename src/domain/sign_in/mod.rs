@@ -4,4 +4,4 @@
 
 mod aggregate;
 
-pub use aggregate::{ClientInfo, IssuedClaims, SignIn, SignInCommand, SignInDetails, SignInEvent, SignInFailure};
+pub use aggregate::{ClientInfo, IssuedClaims, SIGN_IN_EVENT_VERSION, SignIn, SignInCommand, SignInDetails, SignInEvent, SignInFailure};

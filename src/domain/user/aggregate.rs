@@ -4,7 +4,7 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::values::{ImmutableId, SkuId, TenantId, Upn, UsageLocation, UserId};
+use crate::domain::values::{ImmutableId, Pseudonym, SkuId, TenantId, Upn, UsageLocation, UserId};
 use crate::domain::{DomainError, Personal, Reason, SealedSecret};
 
 use super::commands::UserCommand;
@@ -23,7 +23,10 @@ pub enum UserStatus {
 pub struct User {
     pub tenant_id: Option<TenantId>,
     pub user_id: Option<UserId>,
+    /// None once forgotten (or, for a sealed read, never opened).
     pub upn: Option<Upn>,
+    #[serde(default)]
+    pub upn_pseudonym: Option<Pseudonym>,
     pub immutable_id: Option<ImmutableId>,
     pub profile: Option<Personal<UserProfile>>,
     pub status: UserStatus,
@@ -35,6 +38,9 @@ pub struct User {
     pub totp_seed: Option<SealedSecret>,
     #[serde(default)]
     pub recovery_code_hashes: Vec<String>,
+    /// The person was forgotten: their data keys are destroyed.
+    #[serde(default)]
+    pub forgotten: bool,
 }
 
 impl User {
@@ -59,17 +65,42 @@ impl Aggregate for User {
     type Services = ();
 
     async fn handle(&mut self, command: UserCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
-        if let UserCommand::CreateUser { tenant_id, user_id, upn, immutable_id, profile, usage_location } = command {
+        if let UserCommand::CreateUser { tenant_id, user_id, upn, upn_pseudonym, immutable_id, profile, usage_location } = command {
             if self.user_id.is_some() {
                 return Err(DomainError::Conflict("the user already exists".into()));
             }
-            let event = UserEvent::UserCreated { tenant_id, user_id, upn, immutable_id, profile, usage_location };
+            let event = UserEvent::UserCreated {
+                tenant_id,
+                user_id,
+                upn: Personal::new(upn),
+                upn_pseudonym: Some(upn_pseudonym),
+                immutable_id,
+                profile,
+                usage_location,
+            };
             sink.write(event, self).await;
+            return Ok(());
+        }
+        if let UserCommand::ForgetUser { upn_pseudonym } = command {
+            // Forgetting is an erasure after offboarding: it cannot be undone, so it needs a
+            // deleted user, and a second request changes nothing.
+            if self.user_id.is_none() {
+                return Err(DomainError::NotFound("user"));
+            }
+            if !self.is_deleted() {
+                return Err(DomainError::precondition(
+                    Reason::UserNotDeleted,
+                    "only a deleted user can be forgotten: delete the user first",
+                ));
+            }
+            if !self.forgotten {
+                sink.write(UserEvent::UserForgotten { upn_pseudonym }, self).await;
+            }
             return Ok(());
         }
         self.ensure_exists()?;
         let event = match command {
-            UserCommand::CreateUser { .. } => None,
+            UserCommand::CreateUser { .. } | UserCommand::ForgetUser { .. } => None,
             UserCommand::UpdateUserProfile { profile } => {
                 (self.profile.as_ref() != Some(&profile)).then_some(UserEvent::UserProfileUpdated { profile })
             }
@@ -117,10 +148,11 @@ impl Aggregate for User {
 
     fn apply(&mut self, event: UserEvent) {
         match event {
-            UserEvent::UserCreated { tenant_id, user_id, upn, immutable_id, profile, usage_location } => {
+            UserEvent::UserCreated { tenant_id, user_id, upn, upn_pseudonym, immutable_id, profile, usage_location } => {
                 self.tenant_id = Some(tenant_id);
                 self.user_id = Some(user_id);
-                self.upn = Some(upn);
+                self.upn = upn.into_value();
+                self.upn_pseudonym = upn_pseudonym;
                 self.immutable_id = Some(immutable_id);
                 self.profile = Some(profile);
                 self.usage_location = usage_location;
@@ -155,6 +187,11 @@ impl Aggregate for User {
             UserEvent::LicenseRevoked { sku_id } => {
                 self.licenses.remove(&sku_id);
             }
+            UserEvent::UserForgotten { .. } => {
+                self.forgotten = true;
+                self.upn = None;
+                self.profile = None;
+            }
         }
     }
 }
@@ -172,7 +209,8 @@ mod tests {
         UserEvent::UserCreated {
             tenant_id: TenantId::from_uuid(uuid::Uuid::nil()),
             user_id: UserId::from_uuid(uuid::Uuid::nil()),
-            upn: Upn::parse("adele@contoso.com").unwrap(),
+            upn: Personal::new(Upn::parse("adele@contoso.com").unwrap()),
+            upn_pseudonym: Some(pseudonym()),
             immutable_id: ImmutableId::from_bytes([1; 16]),
             profile: Personal::new(UserProfile {
                 display_name: DisplayName::parse("displayName", "Adele Vance").unwrap(),
@@ -182,6 +220,10 @@ mod tests {
             }),
             usage_location: usage_location.map(|c| UsageLocation::parse(c).unwrap()),
         }
+    }
+
+    fn pseudonym() -> Pseudonym {
+        Pseudonym::parse(&"ab".repeat(32)).unwrap()
     }
 
     fn sku() -> SkuId {
@@ -231,6 +273,17 @@ mod tests {
             .given(vec![created(None), UserEvent::UserDeleted])
             .when(UserCommand::AssignUser)
             .then_expect_error(DomainError::NotFound("user"));
+    }
+
+    #[test]
+    fn only_a_deleted_user_is_forgotten_and_only_once() {
+        let forget = || UserCommand::ForgetUser { upn_pseudonym: Some(pseudonym()) };
+        let result = Given::with(()).given(vec![created(None)]).when(forget()).inspect_result();
+        assert!(matches!(result, Err(DomainError::Precondition { reason: Reason::UserNotDeleted, .. })));
+        Given::with(()).given_no_previous_events().when(forget()).then_expect_error(DomainError::NotFound("user"));
+        let forgotten = UserEvent::UserForgotten { upn_pseudonym: Some(pseudonym()) };
+        Given::with(()).given(vec![created(None), UserEvent::UserDeleted]).when(forget()).then_expect_events(vec![forgotten.clone()]);
+        Given::with(()).given(vec![created(None), UserEvent::UserDeleted, forgotten]).when(forget()).then_expect_events(vec![]);
     }
 
     #[test]

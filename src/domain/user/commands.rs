@@ -1,4 +1,4 @@
-use crate::domain::values::{ImmutableId, SkuId, TenantId, Upn, UsageLocation, UserId};
+use crate::domain::values::{ImmutableId, Pseudonym, SkuId, TenantId, Upn, UsageLocation, UserId};
 use crate::domain::{Personal, SealedSecret};
 
 use super::events::UserProfile;
@@ -11,6 +11,7 @@ pub enum UserCommand {
         tenant_id: TenantId,
         user_id: UserId,
         upn: Upn,
+        upn_pseudonym: Pseudonym,
         immutable_id: ImmutableId,
         profile: Personal<UserProfile>,
         usage_location: Option<UsageLocation>,
@@ -45,5 +46,10 @@ pub enum UserCommand {
     },
     RevokeLicense {
         sku_id: SkuId,
+    },
+    /// Forgets a deleted user (their data keys are destroyed by the caller first). The pseudonym
+    /// is the one of the UPN the user had.
+    ForgetUser {
+        upn_pseudonym: Option<Pseudonym>,
     },
 }

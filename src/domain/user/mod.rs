@@ -6,4 +6,4 @@ mod events;
 
 pub use aggregate::{User, UserStatus};
 pub use commands::UserCommand;
-pub use events::{UserEvent, UserProfile};
+pub use events::{USER_CREATED_VERSION, UserEvent, UserProfile};

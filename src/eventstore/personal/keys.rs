@@ -1,0 +1,89 @@
+//! The tables behind personal data: per-subject data keys (`personal_data_keys`) and each
+//! tenant's pseudonym secret (`pseudonym_secrets`), both wrapped by the master key.
+
+use chrono::Utc;
+
+use crate::args;
+use crate::db::{Arg, DbError, Tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub key_id: String,
+    pub wrapped_key: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Id {
+    key_id: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Secret {
+    wrapped_secret: String,
+}
+
+/// `$first, $first+1, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+fn with_list(tenant: &str, list: &[String]) -> Vec<Arg> {
+    std::iter::once(Arg::from(tenant)).chain(list.iter().map(|v| Arg::from(v.as_str()))).collect()
+}
+
+/// The keys among `ids` that still exist.
+pub async fn by_ids(tx: &mut Tx, tenant: &str, ids: &[String]) -> Result<Vec<KeyRow>, DbError> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT key_id, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND key_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        rows.extend(tx.fetch_all::<KeyRow>(&sql, &with_list(tenant, chunk)).await?);
+    }
+    Ok(rows)
+}
+
+/// The subject's key (the oldest, should racing writers have made two).
+pub async fn of_subject(tx: &mut Tx, tenant: &str, subject: &str) -> Result<Option<KeyRow>, DbError> {
+    tx.fetch_optional(
+        "SELECT key_id, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND subject = $2 ORDER BY created_at, key_id LIMIT 1",
+        args![tenant, subject],
+    )
+    .await
+}
+
+pub async fn insert(tx: &mut Tx, tenant: &str, key_id: &str, subject: &str, wrapped_key: &str) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO personal_data_keys (tenant_id, key_id, subject, wrapped_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+        args![tenant, key_id, subject, wrapped_key, Utc::now()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The ids of the subjects' keys.
+pub async fn ids_of_subjects(tx: &mut Tx, tenant: &str, subjects: &[String]) -> Result<Vec<String>, DbError> {
+    let sql = format!("SELECT key_id FROM personal_data_keys WHERE tenant_id = $1 AND subject IN ({})", placeholders(2, subjects.len()));
+    Ok(tx.fetch_all::<Id>(&sql, &with_list(tenant, subjects)).await?.into_iter().map(|r| r.key_id).collect())
+}
+
+pub async fn delete_subjects(tx: &mut Tx, tenant: &str, subjects: &[String]) -> Result<u64, DbError> {
+    let sql = format!("DELETE FROM personal_data_keys WHERE tenant_id = $1 AND subject IN ({})", placeholders(2, subjects.len()));
+    tx.execute(&sql, &with_list(tenant, subjects)).await
+}
+
+pub async fn secret(tx: &mut Tx, tenant: &str) -> Result<Option<String>, DbError> {
+    let row: Option<Secret> = tx.fetch_optional("SELECT wrapped_secret FROM pseudonym_secrets WHERE tenant_id = $1", args![tenant]).await?;
+    Ok(row.map(|r| r.wrapped_secret))
+}
+
+/// Stores the tenant's secret unless another writer got there first (then theirs stands).
+pub async fn insert_secret(tx: &mut Tx, tenant: &str, wrapped: &str) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO pseudonym_secrets (tenant_id, wrapped_secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO NOTHING",
+        args![tenant, wrapped, Utc::now()],
+    )
+    .await?;
+    Ok(())
+}

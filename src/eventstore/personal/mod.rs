@@ -1,0 +1,299 @@
+//! Crypto-shredding of personal data (docs/personal-data.md). The domain writes personal values
+//! in clear inside `Personal`; here, at the storage edge, each one is sealed under a data key of
+//! its subject (the person) before the event is stored, and opened again as events are read.
+//! Forgetting a person destroys their keys: the events, and so the audit hash chain over their
+//! stored bytes, stay exactly as they were, while the values read as forgotten from then on.
+//!
+//! Also here: pseudonyms, keyed hashes of identifiers (UPNs, IP addresses) under a secret per
+//! tenant, for the places that must match an identifier without keeping it (uniqueness claims,
+//! sign-in records of unknown users, throttling).
+
+pub mod envelope;
+mod keys;
+pub mod subject;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cqrs_es::persist::SerializedEvent;
+use rand::RngCore;
+use serde_json::Value;
+
+use self::envelope::Sealed;
+use super::StoredEvent;
+use crate::crypto::{Crypto, CryptoError, DataKey, keyed_hash};
+use crate::db::{Db, DbError, Tx};
+use crate::domain::values::{Pseudonym, TenantId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PersonalError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("personal data key: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("a {0} event holds personal data but names no subject to seal it for")]
+    NoSubject(String),
+    #[error("an event holding personal data has no tenant")]
+    NoTenant,
+    #[error("a sealed personal value does not decode: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// How long a data key stays in memory after it was read. A key destroyed meanwhile by another
+/// instance can still seal or open for at most this long there (see docs/personal-data.md).
+const CACHE_TTL: Duration = Duration::from_secs(60);
+const CACHE_MAX: usize = 10_000;
+
+struct TtlCache<K, V> {
+    entries: HashMap<K, (Instant, V)>,
+}
+
+impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
+    fn new() -> Self {
+        Self { entries: HashMap::new() }
+    }
+
+    fn get(&mut self, key: &K) -> Option<V> {
+        match self.entries.get(key) {
+            Some((at, value)) if at.elapsed() < CACHE_TTL => Some(value.clone()),
+            Some(_) => {
+                self.entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&mut self, key: K, value: V) {
+        if self.entries.len() >= CACHE_MAX {
+            self.entries.clear();
+        }
+        self.entries.insert(key, (Instant::now(), value));
+    }
+}
+
+struct Inner {
+    crypto: Crypto,
+    /// (tenant, subject) → the key new values of the subject are sealed with.
+    by_subject: Mutex<TtlCache<(String, String), (String, DataKey)>>,
+    /// (tenant, key id) → key, for aggregate loads.
+    by_id: Mutex<TtlCache<(String, String), DataKey>>,
+    /// tenant → pseudonym secret (never changes, so never expires).
+    secrets: Mutex<HashMap<String, [u8; 32]>>,
+}
+
+/// Seals and opens personal values, destroys subjects' keys, makes pseudonyms.
+#[derive(Clone)]
+pub struct PersonalData {
+    inner: Arc<Inner>,
+}
+
+fn key_context(tenant: &str, key_id: &str) -> String {
+    format!("personal-data-key:{tenant}:{key_id}")
+}
+
+fn tenant_in(metadata: &Value) -> Option<&str> {
+    metadata.get("tenant_id").and_then(Value::as_str)
+}
+
+impl PersonalData {
+    pub fn new(crypto: Crypto) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                crypto,
+                by_subject: Mutex::new(TtlCache::new()),
+                by_id: Mutex::new(TtlCache::new()),
+                secrets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Seals every personal value of an event about to be stored under its subject's key
+    /// (made on first use).
+    pub async fn seal_event(&self, db: &Db, event: &mut SerializedEvent) -> Result<(), PersonalError> {
+        if !envelope::has_plaintext(&event.payload) {
+            return Ok(());
+        }
+        let tenant = tenant_in(&event.metadata).ok_or(PersonalError::NoTenant)?.to_owned();
+        let subject = subject::of(&event.aggregate_type, &event.aggregate_id, &event.payload)
+            .ok_or_else(|| PersonalError::NoSubject(event.aggregate_type.clone()))?;
+        let (key_id, key) = self.key_for(db, &tenant, &subject).await?;
+        envelope::seal_all(&mut event.payload, &mut |text: &[u8]| -> Result<Sealed, PersonalError> {
+            Ok(Sealed { key: key_id.clone(), ct: key.seal(key_id.as_bytes(), text) })
+        })
+    }
+
+    async fn key_for(&self, db: &Db, tenant: &str, subject: &str) -> Result<(String, DataKey), PersonalError> {
+        let cache_key = (tenant.to_owned(), subject.to_owned());
+        if let Some(found) = self.inner.by_subject.lock().ok().and_then(|mut c| c.get(&cache_key)) {
+            return Ok(found);
+        }
+        let mut tx = db.begin_system().await?;
+        let found = match keys::of_subject(&mut tx, tenant, subject).await? {
+            Some(row) => (row.key_id.clone(), DataKey::unwrap(&self.inner.crypto, &key_context(tenant, &row.key_id), &row.wrapped_key)?),
+            None => {
+                let key_id = uuid::Uuid::now_v7().to_string();
+                let key = DataKey::generate();
+                keys::insert(&mut tx, tenant, &key_id, subject, &key.wrap(&self.inner.crypto, &key_context(tenant, &key_id))).await?;
+                (key_id, key)
+            }
+        };
+        tx.commit().await?;
+        if let Ok(mut cache) = self.inner.by_subject.lock() {
+            cache.put(cache_key, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Opens the events of an aggregate load (keys cached briefly: loads are frequent).
+    pub async fn open_serialized(&self, db: &Db, events: &mut [SerializedEvent]) -> Result<(), PersonalError> {
+        if !events.iter().any(|e| !envelope::sealed_values(&e.payload).is_empty()) {
+            return Ok(());
+        }
+        let mut tx = db.begin_read().await?;
+        let items = events.iter_mut().filter_map(|e| Some((tenant_in(&e.metadata)?.to_owned(), &mut e.payload))).collect();
+        let result = self.open(&mut tx, items, true).await;
+        tx.commit().await?;
+        result
+    }
+
+    /// Opens events read from the global stream, with keys read in `tx` and not cached beyond
+    /// this call: a projection must see a destroyed key as destroyed at once.
+    pub async fn open_stored(&self, tx: &mut Tx, events: &mut [StoredEvent]) -> Result<(), PersonalError> {
+        let items = events.iter_mut().filter_map(|e| Some((tenant_in(&e.metadata)?.to_owned(), &mut e.payload))).collect();
+        self.open(tx, items, false).await
+    }
+
+    /// Opens payloads of one tenant (the auditor's API, histories).
+    pub async fn open_payloads<'a>(
+        &self,
+        tx: &mut Tx,
+        tenant: &str,
+        payloads: impl IntoIterator<Item = &'a mut Value>,
+    ) -> Result<(), PersonalError> {
+        let items = payloads.into_iter().map(|p| (tenant.to_owned(), p)).collect();
+        self.open(tx, items, false).await
+    }
+
+    async fn open(&self, tx: &mut Tx, items: Vec<(String, &mut Value)>, cached: bool) -> Result<(), PersonalError> {
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (tenant, payload) in &items {
+            for sealed in envelope::sealed_values(payload) {
+                wanted.entry(tenant.clone()).or_default().insert(sealed.key);
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut found: HashMap<(String, String), DataKey> = HashMap::new();
+        for (tenant, ids) in wanted {
+            let mut missing = Vec::new();
+            for id in ids {
+                let hit = if cached { self.inner.by_id.lock().ok().and_then(|mut c| c.get(&(tenant.clone(), id.clone()))) } else { None };
+                match hit {
+                    Some(key) => {
+                        found.insert((tenant.clone(), id), key);
+                    }
+                    None => missing.push(id),
+                }
+            }
+            for row in keys::by_ids(tx, &tenant, &missing).await? {
+                // A key that exists but does not unwrap is an error (wrong master key?), never
+                // "forgotten": only a destroyed key means that.
+                let key = DataKey::unwrap(&self.inner.crypto, &key_context(&tenant, &row.key_id), &row.wrapped_key)?;
+                if cached && let Ok(mut cache) = self.inner.by_id.lock() {
+                    cache.put((tenant.clone(), row.key_id.clone()), key.clone());
+                }
+                found.insert((tenant.clone(), row.key_id), key);
+            }
+        }
+        for (tenant, payload) in items {
+            envelope::open_all(payload, &mut |sealed: &Sealed| -> Result<Option<Vec<u8>>, PersonalError> {
+                match found.get(&(tenant.clone(), sealed.key.clone())) {
+                    Some(key) => Ok(Some(key.open(sealed.key.as_bytes(), &sealed.ct)?)),
+                    None => Ok(None),
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Destroys every data key of the subjects; returns how many. From now on their values read
+    /// as forgotten, in this instance at once.
+    pub async fn destroy(&self, db: &Db, tenant: &TenantId, subjects: &[String]) -> Result<u64, PersonalError> {
+        if subjects.is_empty() {
+            return Ok(0);
+        }
+        let tenant = tenant.to_string();
+        let mut tx = db.begin_system().await?;
+        let ids = keys::ids_of_subjects(&mut tx, &tenant, subjects).await?;
+        let destroyed = keys::delete_subjects(&mut tx, &tenant, subjects).await?;
+        tx.commit().await?;
+        if let Ok(mut cache) = self.inner.by_subject.lock() {
+            for subject in subjects {
+                cache.entries.remove(&(tenant.clone(), subject.clone()));
+            }
+        }
+        if let Ok(mut cache) = self.inner.by_id.lock() {
+            for id in ids {
+                cache.entries.remove(&(tenant.clone(), id));
+            }
+        }
+        Ok(destroyed)
+    }
+
+    /// How many data keys the subjects have.
+    pub async fn count_keys(&self, db: &Db, tenant: &TenantId, subjects: &[String]) -> Result<u64, PersonalError> {
+        if subjects.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = db.begin_read().await?;
+        let ids = keys::ids_of_subjects(&mut tx, &tenant.to_string(), subjects).await?;
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// The pseudonym of a (lower-case) UPN in the tenant.
+    pub async fn upn_pseudonym(&self, db: &Db, tenant: &TenantId, upn: &str) -> Result<Pseudonym, PersonalError> {
+        self.pseudonym(db, tenant, "upn", upn).await
+    }
+
+    /// The pseudonym of a client IP address in the tenant.
+    pub async fn ip_pseudonym(&self, db: &Db, tenant: &TenantId, ip: &str) -> Result<Pseudonym, PersonalError> {
+        self.pseudonym(db, tenant, "ip", ip).await
+    }
+
+    async fn pseudonym(&self, db: &Db, tenant: &TenantId, kind: &str, value: &str) -> Result<Pseudonym, PersonalError> {
+        let secret = self.secret(db, &tenant.to_string()).await?;
+        let digest = keyed_hash(&secret, format!("{kind}:{value}").as_bytes())?;
+        Pseudonym::parse(&hex::encode(digest)).map_err(|_| PersonalError::Crypto(CryptoError::Malformed))
+    }
+
+    async fn secret(&self, db: &Db, tenant: &str) -> Result<[u8; 32], PersonalError> {
+        if let Some(secret) = self.inner.secrets.lock().ok().and_then(|s| s.get(tenant).copied()) {
+            return Ok(secret);
+        }
+        let context = format!("pseudonym-secret:{tenant}");
+        let mut tx = db.begin_system().await?;
+        if keys::secret(&mut tx, tenant).await?.is_none() {
+            let mut fresh = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut fresh);
+            keys::insert_secret(&mut tx, tenant, &self.inner.crypto.seal(&context, &fresh)).await?;
+        }
+        let wrapped = keys::secret(&mut tx, tenant).await?.ok_or(PersonalError::Crypto(CryptoError::Malformed))?;
+        tx.commit().await?;
+        let secret: [u8; 32] = self.inner.crypto.open(&context, &wrapped)?.try_into().map_err(|_| CryptoError::Malformed)?;
+        if let Ok(mut secrets) = self.inner.secrets.lock() {
+            secrets.insert(tenant.to_owned(), secret);
+        }
+        Ok(secret)
+    }
+}
+
+/// Which of the sealed values' keys still exist (for marking forgotten values in an export,
+/// where the stored bytes must stay as they are).
+pub async fn existing_keys(tx: &mut Tx, tenant: &str, ids: &[String]) -> Result<HashSet<String>, DbError> {
+    Ok(keys::by_ids(tx, tenant, ids).await?.into_iter().map(|r| r.key_id).collect())
+}
