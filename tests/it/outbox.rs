@@ -432,6 +432,43 @@ async fn groups_become_security_groups_with_their_members(backend: Backend) {
     assert!(!tenant["groups"].as_array().unwrap().iter().any(|g| g["mailNickname"].as_str().unwrap().starts_with("tessera-")));
 }
 
+/// Two Tessera instances on one PostgreSQL share the outbox: every task runs once (one success
+/// event each, one user created per UPN), whichever instance claims it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_the_outbox_without_doing_a_task_twice() {
+    let app = spawn_app(Backend::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let second_settings = crate::helpers::settings(&app.database_url, dir.path().to_path_buf(), app.dns.addr);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = tessera::startup::build(&second_settings, listener, None).await.expect("second instance");
+    tokio::spawn(second.run_until_stopped());
+
+    let emu = Emulator::start().await;
+    let admin = connected_tenant(&app, &emu).await;
+    // Slow answers, so both instances' workers have tasks in hand at once.
+    emu.faults(json!([{"kind": "delay", "pathPrefix": "/v1.0/", "delayMs": 30}])).await;
+    const USERS: usize = 16;
+    for i in 0..USERS {
+        assigned_user(&app, &admin, &format!("shared{i}@contoso.com")).await;
+    }
+    let tasks = app.settled_tasks(&admin, SETTLE).await;
+    assert_eq!(tasks.len(), USERS * 2, "a PROVISION_USER and a GRANT_LICENSE each");
+    assert!(tasks.iter().all(|t| t["status"] == "SUCCEEDED" && t["attempts"] == 1), "{tasks:#?}");
+    for i in 0..USERS {
+        assert_eq!(emu.users_with_upn(&format!("shared{i}@contoso.com")).await.len(), 1);
+    }
+    let log = emu.requests().await;
+    let creates = log.iter().filter(|r| r["method"] == "POST" && r["path"] == "/v1.0/users").count();
+    assert_eq!(creates, USERS);
+    // Each instance keeps its own token cache: two token requests mean both did Graph work.
+    let tokens = log.iter().filter(|r| r["path"].as_str().unwrap().ends_with("/oauth2/v2.0/token")).count();
+    assert_eq!(tokens, 2, "both instances should have pushed tasks");
+    let body = app
+        .gql(&admin, "{ auditEvents(first: 100, filter: { aggregateType: \"ProvisioningTask\" }) { nodes { eventType } } }", json!({}))
+        .await;
+    assert_eq!(body["data"]["auditEvents"]["nodes"].as_array().unwrap().len(), USERS * 2, "{body}");
+}
+
 #[derive(sqlx::FromRow)]
 struct TenantRow {
     tenant_id: String,
