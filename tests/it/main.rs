@@ -20,6 +20,7 @@ mod health;
 mod isolation;
 mod metrics;
 mod outbox;
+mod outbox_restart;
 mod projections;
 mod replay;
 mod row_level_security;
