@@ -57,7 +57,9 @@ pub async fn read_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit:
                    FROM events
                   WHERE (txid, position) > ($1::text::xid8, $2)
                     AND txid < pg_snapshot_xmin(pg_current_snapshot())
-                  ORDER BY txid, position
+                  -- Qualified: a bare `txid` here names the output column (the bigint cast),
+                  -- which no index orders, so each batch would sort the whole table.
+                  ORDER BY events.txid, events.position
                   LIMIT $3",
                 crate::args![after.txid.to_string(), after.position, limit],
             )
