@@ -78,10 +78,10 @@ fn conditions(filter: &AuditFilter, sql: &mut String, args: &mut Vec<Arg>) {
         push(" AND e.aggregate_id = ?".into(), value.as_str().into(), sql);
     }
     if let Some(value) = &filter.actor {
-        push(format!(" AND {} = ?", meta("actor")), value.as_str().into(), sql);
+        push(" AND e.actor = ?".into(), value.as_str().into(), sql);
     }
     if let Some(value) = &filter.correlation_id {
-        push(format!(" AND {} = ?", meta("correlation_id")), value.as_str().into(), sql);
+        push(" AND e.correlation_id = ?".into(), value.as_str().into(), sql);
     }
     // occurred_at is written with a fixed width (microseconds, Z), so text order is time order.
     if let Some(from) = filter.from {
