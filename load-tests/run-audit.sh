@@ -35,6 +35,19 @@ timed() { # name, command...: appends {"benchmark": name, "seconds": …} and pr
     python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.3f}")' "$started" "$ended"
 }
 
+# Appends {"benchmark": $1, "seconds": …}: the time until every checkpoint (the audit chain's
+# included) has reached the last event.
+caught_up() {
+    local started ended last
+    started=$(date +%s.%N)
+    last=$(psql -d tessera -Atc "SELECT max(position) FROM events")
+    until [ "$(psql -d tessera -Atc "SELECT count(*) FILTER (WHERE position >= $last) = count(*) AND count(*) >= 8 FROM projection_checkpoints")" = t ]; do
+        sleep 0.5
+    done
+    ended=$(date +%s.%N)
+    echo "{\"benchmark\":\"$1\",\"events\":$events,\"seconds\":$(python3 -c "print($ended - $started)")}" >>"$results"
+}
+
 if [ -n "${REUSE_PGPORT:-}" ]; then
     pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     pgport=$REUSE_PGPORT
@@ -71,13 +84,7 @@ log "tessera serve catching up from zero (read models + audit chain)"
 # Ready at once (the lag bound is huge); caught up when every checkpoint, the audit chain's
 # included, has reached the last event.
 start_server catch-up DATABASE_URL="$database_url" TESSERA_MASTER_KEY="$master_key" TESSERA_READINESS_MAX_LAG_SECONDS=1000000000
-started=$(date +%s.%N)
-last=$(psql -d tessera -Atc "SELECT max(position) FROM events")
-until [ "$(psql -d tessera -Atc "SELECT count(*) FILTER (WHERE position >= $last) = count(*) AND count(*) >= 8 FROM projection_checkpoints")" = t ]; do
-    sleep 0.5
-done
-ended=$(date +%s.%N)
-echo "{\"benchmark\":\"live-catch-up\",\"events\":$events,\"seconds\":$(python3 -c "print($ended - $started)")}" >>"$results"
+caught_up live-catch-up
 log "auditEvents with filters: $AUDIT_REQUESTS requests per filter"
 load audit-read --tenant "$tenant" --requests "$AUDIT_REQUESTS" >>"$results"
 stop_server
@@ -91,13 +98,7 @@ if [ -n "${REUSE_PGPORT:-}" ]; then
     # The read models are complete now; the audit chain (not a read model) catches up live.
     log "tessera serve: the audit chain catching up"
     start_server audit-read DATABASE_URL="$database_url" TESSERA_MASTER_KEY="$master_key" TESSERA_READINESS_MAX_LAG_SECONDS=1000000000
-    started=$(date +%s.%N)
-    last=$(psql -d tessera -Atc "SELECT max(position) FROM events")
-    until [ "$(psql -d tessera -Atc "SELECT count(*) FILTER (WHERE position >= $last) = count(*) AND count(*) >= 8 FROM projection_checkpoints")" = t ]; do
-        sleep 0.5
-    done
-    ended=$(date +%s.%N)
-    echo "{\"benchmark\":\"audit-chain-catch-up\",\"events\":$events,\"seconds\":$(python3 -c "print($ended - $started)")}" >>"$results"
+    caught_up audit-chain-catch-up
     log "auditEvents with filters: $AUDIT_REQUESTS requests per filter"
     load audit-read --tenant "$tenant" --requests "$AUDIT_REQUESTS" >>"$results"
     stop_server
