@@ -3,7 +3,7 @@
 //! license, because claimed tasks come back after their lease and a create whose answer was lost
 //! is looked up before it is repeated.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -15,24 +15,13 @@ use crate::helpers::{Backend, TestDns, fresh_database};
 both_backends!(a_killed_server_still_provisions_everyone_exactly_once);
 
 fn start_server(database_url: &str, dns: std::net::SocketAddr, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TESSERA_MASTER_KEY", crate::helpers::app_master_key())
-        .env("TESSERA_OPERATOR_KEY", crate::helpers::app_operator_key())
-        .env("TESSERA_DNS_NAMESERVERS", dns.to_string())
-        .env("TESSERA_ARGON2_MEMORY_KIB", "1024")
-        .env("TESSERA_ARGON2_ITERATIONS", "1")
-        .env("TESSERA_OUTBOX_POLL_MS", "50")
-        .env("TESSERA_OUTBOX_LEASE_SECONDS", "2")
-        .env("TESSERA_OUTBOX_BACKOFF_BASE_MS", "50")
-        .env("TESSERA_OUTBOX_BACKOFF_MAX_MS", "1000")
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    let outbox = [
+        ("TESSERA_OUTBOX_POLL_MS", "50"),
+        ("TESSERA_OUTBOX_LEASE_SECONDS", "2"),
+        ("TESSERA_OUTBOX_BACKOFF_BASE_MS", "50"),
+        ("TESSERA_OUTBOX_BACKOFF_MAX_MS", "1000"),
+    ];
+    crate::helpers::process::serve(database_url, dns, port, &outbox)
 }
 
 struct Server {

@@ -1,4 +1,4 @@
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,20 +73,7 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
 }
 
 fn start_server(database_url: &str, dns: std::net::SocketAddr, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TESSERA_MASTER_KEY", crate::helpers::app_master_key())
-        .env("TESSERA_OPERATOR_KEY", crate::helpers::app_operator_key())
-        .env("TESSERA_DNS_NAMESERVERS", dns.to_string())
-        .env("TESSERA_ARGON2_MEMORY_KIB", "1024")
-        .env("TESSERA_ARGON2_ITERATIONS", "1")
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    crate::helpers::process::serve(database_url, dns, port, &[])
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {

@@ -1,6 +1,7 @@
 mod app;
 mod dns;
 pub mod graph;
+pub mod process;
 
 #[allow(unused_imports)]
 pub use app::{Backend, TestApp, code, fresh_database, settings, spawn_app};
