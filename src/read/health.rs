@@ -14,12 +14,11 @@ struct Count {
 pub async fn stale_events(db: &Db, max_lag_seconds: i64) -> Result<i64, DbError> {
     let sql = match db.backend() {
         Backend::Postgres => {
-            "WITH slowest AS (
-                 SELECT coalesce(min(c.txid), 0) AS txid,
-                        coalesce(min(c.position) FILTER (WHERE c.txid = (SELECT min(txid) FROM projection_checkpoints)), 0) AS position
-                   FROM projection_checkpoints c)
-             SELECT count(*) AS n FROM events e, slowest s
-              WHERE (e.txid::text::bigint, e.position) > (s.txid, s.position)
+            // Compared as xid8, so `events_global_order` serves the range.
+            "SELECT count(*) AS n FROM events e
+              WHERE (e.txid, e.position) > (
+                    SELECT coalesce(max(s.txid), 0)::text::xid8, coalesce(max(s.position), 0)
+                      FROM (SELECT txid, position FROM projection_checkpoints ORDER BY txid, position LIMIT 1) s)
                 AND e.recorded_at < now() - ($1::bigint * interval '1 second')"
         }
         Backend::Sqlite => {
