@@ -50,15 +50,13 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
             // Projections of personal data open it: the master key is needed.
             let personal = personal_data(settings)?;
             let started = std::time::Instant::now();
-            for projection in &selected {
-                projections::reset(&db, projection.as_ref()).await?;
-            }
-            // One pass over the events feeds every selected read model.
-            let reached = projections::catch_up_all(&db, &personal, &selected).await?;
+            // One pass over the events feeds every selected read model, in one transaction.
+            let (reached, events) = projections::rebuild(&db, &personal, &selected).await?;
             let seconds = started.elapsed().as_secs_f64();
             for projection in &selected {
-                println!("rebuilt {} up to position {} ({seconds:.1} s for all)", projection.name(), reached.position);
+                println!("rebuilt {} up to position {}", projection.name(), reached.position);
             }
+            println!("{events} events in {seconds:.1} s ({:.0} events/s)", events as f64 / seconds.max(1e-9));
         }
     }
     db.close().await;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::AuditError;
 use crate::args;
 use crate::db::{Db, Tx};
-use crate::eventstore::{Checkpoint, PersonalData, StoredEvent, read_after};
+use crate::eventstore::{Checkpoint, PersonalData, StoredEvent};
 use crate::projections::{self, Projection};
 
 const PAGE: i64 = 1_000;
@@ -84,27 +84,13 @@ pub async fn tenant_at(source: &Db, personal: &PersonalData, tenant: &str, cutof
 }
 
 /// Every read model folded from every event in global order up to `until` (for `tessera
-/// replay`). Returns the scratch database and how many events were applied.
+/// replay`), by the rebuild's one-pass fold. Returns the scratch database and how many events
+/// were applied.
 pub async fn everything(source: &Db, personal: &PersonalData, until: Checkpoint) -> Result<(Db, u64), AuditError> {
     let scratch = empty().await?;
-    let all = projections::all();
-    let mut after = Checkpoint::default();
-    let mut applied = 0u64;
-    loop {
-        let mut tx = source.begin_system().await?;
-        let mut events = read_after(&mut tx, source.backend(), after, PAGE).await?;
-        events.retain(|e| e.checkpoint() <= until);
-        personal.open_stored(&mut tx, &mut events).await?;
-        tx.commit().await?;
-        let Some(last) = events.last() else { break };
-        after = last.checkpoint();
-        let mut out = scratch.begin_system().await?;
-        for event in &events {
-            apply_all(&mut out, &all, event).await?;
-        }
-        out.commit().await?;
-        applied += events.len() as u64;
-    }
+    let mut out = scratch.begin_system().await?;
+    let (_, applied) = projections::fold_into(source, personal, &mut out, &projections::all(), Some(until)).await?;
+    out.commit().await?;
     Ok((scratch, applied))
 }
 

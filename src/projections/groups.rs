@@ -23,9 +23,17 @@ impl Projection for GroupsProjection {
         aggregate_type == Group::TYPE || aggregate_type == User::TYPE
     }
 
+    fn fold(&self) -> Option<Box<dyn super::Fold>> {
+        Some(Box::new(super::fold::GroupsFold::default()))
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type == User::TYPE {
-            // A deleted user leaves every group's member list.
+            // A deleted user leaves every group's member list; no other user event matters,
+            // and most events are user events, so skip them before decoding.
+            if event.event_type != "UserDeleted" {
+                return Ok(());
+            }
             if let UserEvent::UserDeleted = decode::<UserEvent>(event)? {
                 tx.execute("DELETE FROM group_members WHERE tenant_id = $1 AND user_id = $2", args![tenant_of(event)?, local_id(event)])
                     .await?;

@@ -26,18 +26,18 @@ pub struct OutboxProjection;
 
 /// A task id derived from the event that made it, so a rebuild derives the same ids and finds
 /// the outcome events recorded under them.
-fn task_id(event: &StoredEvent, index: usize) -> String {
+pub(super) fn task_id(event: &StoredEvent, index: usize) -> String {
     let digest = Sha256::digest(format!("{}|{}|{}|{index}", event.aggregate_type, event.aggregate_id, event.sequence));
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
 }
 
-fn millis(at: DateTime<Utc>) -> i64 {
+pub(super) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
-fn action_text(action: DeprovisionAction) -> &'static str {
+pub(super) fn action_text(action: DeprovisionAction) -> &'static str {
     match action {
         DeprovisionAction::BlockSignIn => "BLOCK_SIGN_IN",
         DeprovisionAction::Delete => "DELETE",
@@ -380,6 +380,10 @@ impl Projection for OutboxProjection {
     fn handles(&self, aggregate_type: &str) -> bool {
         [User::TYPE, ProvisioningTask::TYPE, Microsoft365Connection::TYPE, Tenant::TYPE, CustomDomain::TYPE, SigningKeys::TYPE, Group::TYPE]
             .contains(&aggregate_type)
+    }
+
+    fn fold(&self) -> Option<Box<dyn super::Fold>> {
+        Some(Box::new(super::fold::OutboxFold::default()))
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {

@@ -254,7 +254,7 @@ async fn relax_commit(tx: &mut Tx, db: &Db) -> Result<(), DbError> {
     Ok(())
 }
 
-async fn save_checkpoints<'a>(tx: &mut Tx, names: impl Iterator<Item = &'a str>, at: Checkpoint) -> Result<(), DbError> {
+pub(super) async fn save_checkpoints<'a>(tx: &mut Tx, names: impl Iterator<Item = &'a str>, at: Checkpoint) -> Result<(), DbError> {
     let mut args: Vec<Arg> = vec![at.txid.into(), at.position.into(), chrono::Utc::now().into()];
     let mut placeholders = Vec::new();
     for name in names {
@@ -306,7 +306,7 @@ async fn lock_all(tx: &mut Tx, db: &Db, projections: &[Arc<dyn Projection>]) -> 
         .collect())
 }
 
-async fn lock_checkpoint(tx: &mut Tx, db: &Db, name: &str) -> Result<Checkpoint, ProjectionError> {
+pub(super) async fn lock_checkpoint(tx: &mut Tx, db: &Db, name: &str) -> Result<Checkpoint, ProjectionError> {
     tx.execute("INSERT INTO projection_checkpoints (name, txid, position) VALUES ($1, 0, 0) ON CONFLICT (name) DO NOTHING", args![name])
         .await?;
     let sql = match db.backend() {

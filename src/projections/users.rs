@@ -27,6 +27,10 @@ impl Projection for UsersProjection {
         aggregate_type == User::TYPE
     }
 
+    fn fold(&self) -> Option<Box<dyn super::Fold>> {
+        Some(Box::new(super::fold::UsersFold::default()))
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type != User::TYPE {
             return Ok(());
@@ -136,15 +140,19 @@ impl Projection for UsersProjection {
 
 /// A profile as the `users` columns hold it; a forgotten one leaves the marker in the one
 /// required column and nothing in the others.
-struct Columns {
-    display_name: String,
-    given_name: Option<String>,
-    surname: Option<String>,
-    mail: Option<String>,
+pub(super) struct Columns {
+    pub display_name: String,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail: Option<String>,
 }
 
 impl Columns {
-    fn of(profile: Personal<UserProfile>) -> Self {
+    pub fn forgotten() -> Self {
+        Self { display_name: FORGOTTEN.to_owned(), given_name: None, surname: None, mail: None }
+    }
+
+    pub fn of(profile: Personal<UserProfile>) -> Self {
         match profile.into_value() {
             Some(p) => Self {
                 display_name: p.display_name.to_string(),
@@ -152,7 +160,7 @@ impl Columns {
                 surname: p.surname.map(|n| n.to_string()),
                 mail: p.mail,
             },
-            None => Self { display_name: FORGOTTEN.to_owned(), given_name: None, surname: None, mail: None },
+            None => Self::forgotten(),
         }
     }
 }

@@ -175,6 +175,9 @@ async fn assigned_users_are_provisioned_and_kept_in_step(backend: Backend) {
     // Another tenant sees none of it.
     let (_, other) = app.tenant_with_admin("Fabrikam").await;
     assert!(app.tasks(&other).await.is_empty());
+    // The outbox's in-memory fold (rebuilds, replay) agrees with the projection: grants,
+    // revocations, cancellation within the grace period, outcomes.
+    app.assert_replay_matches().await;
 }
 
 async fn faults_still_end_provisioned_exactly_once_in_order(backend: Backend) {
@@ -330,6 +333,8 @@ async fn failed_tasks_carry_graphs_error_and_can_be_retried(backend: Backend) {
         assert_eq!(found.len(), 1);
         assert_eq!(licenses(&found[0]), [E3]);
     }
+    // Failed, retried and succeeded tasks fold to the same rows.
+    app.assert_replay_matches().await;
 
     // Typed errors for what cannot be done.
     let body = app.gql(&admin, "mutation($t: ID!) { retryTask(id: $t) { status } }", json!({"t": dan_provision})).await;
@@ -430,6 +435,8 @@ async fn groups_become_security_groups_with_their_members(backend: Backend) {
     app.settled_tasks(&admin, SETTLE).await;
     let tenant = emu.control("GET", &format!("/tenants/{}", crate::helpers::graph::ENTRA_TENANT), None).await;
     assert!(!tenant["groups"].as_array().unwrap().iter().any(|g| g["mailNickname"].as_str().unwrap().starts_with("tessera-")));
+    // Group tasks, lost answers (failed attempts) and Graph object ids fold to the same rows.
+    app.assert_replay_matches().await;
 }
 
 /// Two Tessera instances on one PostgreSQL share the outbox: every task runs once (one success

@@ -192,6 +192,15 @@ impl TestApp {
         }
     }
 
+    /// `tessera replay`, in-process: the one-pass rebuild (in-memory folds) must give exactly
+    /// the read models the live projections built event by event. Call it once the outbox has
+    /// settled (a worker's outcome landing mid-replay would be a difference).
+    pub async fn assert_replay_matches(&self) {
+        let report = tessera::audit::replay::replay(self.app.db(), self.app.personal_data()).await.unwrap();
+        assert!(report.differences.is_empty(), "{:#?}", report.differences);
+        assert!(report.unchecked.is_empty(), "{:?}", report.unchecked);
+    }
+
     /// Waits until no task is PENDING (at most `limit`), then returns them all.
     pub async fn settled_tasks(&self, key: &str, limit: Duration) -> Vec<Value> {
         let started = Instant::now();

@@ -1,0 +1,452 @@
+//! The outbox's tables folded in memory: mirrors `projections/outbox.rs` statement by
+//! statement (task derivation, cancellation, outcomes). Claim columns (`lease_until`,
+//! `claimed_by`) are the workers' and start empty, as after a per-event rebuild.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+
+use super::{Fold, Key, insert_rows};
+use crate::db::{Arg, Tx};
+use crate::domain::custom_domain::{CustomDomain, DomainEvent};
+use crate::domain::group::{Group, GroupEvent};
+use crate::domain::microsoft365::{GraphFailure, Microsoft365Connection, Microsoft365Event};
+use crate::domain::provisioning::{ProvisioningTask, TaskEvent, TaskKind};
+use crate::domain::signing_key::{KeyRole, SigningKeyEvent, SigningKeys};
+use crate::domain::tenant::{Tenant, TenantEvent};
+use crate::domain::user::{User, UserEvent};
+use crate::eventstore::StoredEvent;
+use crate::projections::outbox::{DELETE_GRACE, action_text, millis, task_id};
+use crate::projections::{ProjectionError, decode, local_id, tenant_of};
+
+struct TenantState {
+    connected: bool,
+    deprovision_action: String,
+}
+
+#[derive(Default)]
+struct UserState {
+    assigned: bool,
+    graph_object_id: Option<String>,
+}
+
+struct Task {
+    tenant: String,
+    task_id: String,
+    seq: i64,
+    target: String,
+    kind: &'static str,
+    user_id: Option<String>,
+    sku_id: Option<String>,
+    status: &'static str,
+    attempts: i64,
+    round_attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    graph_object_id: Option<String>,
+    detail: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct OutboxFold {
+    tenants: HashMap<String, TenantState>,
+    users: HashMap<Key, UserState>,
+    domains: BTreeSet<Key>,
+    groups: HashMap<Key, Option<String>>,
+    /// In `seq` order (seq = index + 1).
+    tasks: Vec<Task>,
+    by_id: HashMap<Key, usize>,
+    /// (tenant, user) → that user's tasks, for the cancellation on re-assignment.
+    by_user: HashMap<Key, Vec<usize>>,
+}
+
+/// A task about to be derived.
+struct NewTask<'a> {
+    tenant: &'a str,
+    task_id: String,
+    target: String,
+    kind: TaskKind,
+    user_id: Option<String>,
+    sku_id: Option<String>,
+    due: DateTime<Utc>,
+    at: DateTime<Utc>,
+}
+
+impl OutboxFold {
+    fn connected(&self, tenant: &str) -> bool {
+        self.tenants.get(tenant).is_some_and(|t| t.connected)
+    }
+
+    fn assigned(&self, key: &Key) -> bool {
+        self.users.get(key).is_some_and(|u| u.assigned)
+    }
+
+    fn set_assigned(&mut self, key: &Key, value: bool) {
+        self.users.entry(key.clone()).or_default().assigned = value;
+    }
+
+    /// `INSERT … ON CONFLICT (tenant_id, task_id) DO NOTHING`, seq one past the largest.
+    fn insert(&mut self, new: NewTask<'_>) {
+        let id = (new.tenant.to_owned(), new.task_id);
+        if self.by_id.contains_key(&id) {
+            return;
+        }
+        let index = self.tasks.len();
+        if let Some(user) = &new.user_id {
+            self.by_user.entry((new.tenant.to_owned(), user.clone())).or_default().push(index);
+        }
+        self.tasks.push(Task {
+            tenant: new.tenant.to_owned(),
+            task_id: id.1.clone(),
+            seq: index as i64 + 1,
+            target: new.target,
+            kind: new.kind.as_str(),
+            user_id: new.user_id,
+            sku_id: new.sku_id,
+            status: "PENDING",
+            attempts: 0,
+            round_attempts: 0,
+            next_attempt_at: millis(new.due),
+            last_error: None,
+            graph_object_id: None,
+            detail: None,
+            created_at: new.at,
+            updated_at: new.at,
+        });
+        self.by_id.insert(id, index);
+    }
+
+    fn user_task(&mut self, event: &StoredEvent, made: &mut usize, key: &Key, kind: TaskKind, sku: Option<String>, due: DateTime<Utc>) {
+        let id = task_id(event, *made);
+        *made += 1;
+        let at = event.occurred_at();
+        self.insert(NewTask {
+            tenant: &key.0,
+            task_id: id,
+            target: format!("user:{}", key.1),
+            kind,
+            user_id: Some(key.1.clone()),
+            sku_id: sku,
+            due,
+            at,
+        });
+    }
+
+    fn apply_user(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let key = (tenant_of(event)?, local_id(event).to_owned());
+        let at = event.occurred_at();
+        let was_assigned = self.assigned(&key);
+        let (connected, action) =
+            self.tenants.get(&key.0).map_or((false, "BLOCK_SIGN_IN".to_owned()), |t| (t.connected, t.deprovision_action.clone()));
+        let mut made = 0;
+        // Decided by the event type first: only a change to an assigned user of a connected
+        // tenant needs the payload, and most events of a long history are none of that.
+        match event.event_type.as_str() {
+            "UserCreated" => self.set_assigned(&key, false),
+            "UserAssigned" => {
+                self.set_assigned(&key, true);
+                for &index in self.by_user.get(&key).into_iter().flatten() {
+                    let task = &mut self.tasks[index];
+                    if task.kind == TaskKind::DeleteUser.as_str() && task.status == "PENDING" {
+                        task.status = "CANCELLED";
+                        task.detail = Some("re-assigned within the grace period".to_owned());
+                        task.updated_at = at;
+                    }
+                }
+                if connected {
+                    self.user_task(event, &mut made, &key, TaskKind::ProvisionUser, None, at);
+                }
+            }
+            "UserUnassigned" | "UserDeleted" if was_assigned => {
+                self.set_assigned(&key, false);
+                if connected {
+                    match action.as_str() {
+                        "DELETE" => self.user_task(event, &mut made, &key, TaskKind::DeleteUser, None, at + DELETE_GRACE),
+                        "NONE" => {}
+                        _ => self.user_task(event, &mut made, &key, TaskKind::DisableUser, None, at),
+                    }
+                }
+            }
+            _ if was_assigned && connected => {
+                let (kind, sku) = match decode::<UserEvent>(event)? {
+                    UserEvent::UserProfileUpdated { .. } | UserEvent::UsageLocationSet { .. } => (TaskKind::UpdateUser, None),
+                    UserEvent::UserSuspended => (TaskKind::DisableUser, None),
+                    UserEvent::UserReactivated => (TaskKind::EnableUser, None),
+                    UserEvent::LicenseGranted { sku_id } => (TaskKind::GrantLicense, Some(sku_id.to_string())),
+                    UserEvent::LicenseRevoked { sku_id } => (TaskKind::RevokeLicense, Some(sku_id.to_string())),
+                    _ => return Ok(()),
+                };
+                self.user_task(event, &mut made, &key, kind, sku, at);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn apply_group(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let tenant = tenant_of(event)?;
+        let group = local_id(event).to_owned();
+        if !self.connected(&tenant) {
+            return Ok(());
+        }
+        let key = (tenant.clone(), group.clone());
+        let (kind, member) = match decode::<GroupEvent>(event)? {
+            GroupEvent::GroupCreated { .. } => {
+                self.groups.entry(key.clone()).or_insert(None);
+                (TaskKind::ProvisionGroup, None)
+            }
+            GroupEvent::GroupRenamed { .. } => (TaskKind::UpdateGroup, None),
+            GroupEvent::GroupMemberAdded { user_id } => (TaskKind::AddGroupMember, Some(user_id.to_string())),
+            GroupEvent::GroupMemberRemoved { user_id } => (TaskKind::RemoveGroupMember, Some(user_id.to_string())),
+            GroupEvent::GroupDeleted => (TaskKind::DeleteGroup, None),
+        };
+        if !self.groups.contains_key(&key) {
+            return Ok(());
+        }
+        if let Some(user) = &member
+            && !self.assigned(&(tenant.clone(), user.clone()))
+        {
+            return Ok(());
+        }
+        let at = event.occurred_at();
+        self.insert(NewTask {
+            tenant: &tenant,
+            task_id: task_id(event, 0),
+            target: format!("group:{group}"),
+            kind,
+            user_id: member,
+            sku_id: None,
+            due: at,
+            at,
+        });
+        Ok(())
+    }
+
+    fn apply_domain(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let key = (tenant_of(event)?, local_id(event).to_owned());
+        match decode::<DomainEvent>(event)? {
+            DomainEvent::DomainFederated { .. } | DomainEvent::DomainDefederationFailed { .. } => {
+                self.domains.insert(key);
+            }
+            DomainEvent::DomainDefederationRequested | DomainEvent::DomainDefederated | DomainEvent::DomainRemoved => {
+                self.domains.remove(&key);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn apply_signing_keys(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let rollover = match decode::<SigningKeyEvent>(event)? {
+            SigningKeyEvent::SigningKeyGenerated { role, .. } => role == KeyRole::Next,
+            SigningKeyEvent::NextSigningKeyActivated { .. } => true,
+        };
+        let tenant = tenant_of(event)?;
+        if !rollover || !self.connected(&tenant) {
+            return Ok(());
+        }
+        let domains: Vec<String> = self.domains.iter().filter(|(t, _)| *t == tenant).map(|(_, d)| d.clone()).collect();
+        let at = event.occurred_at();
+        for (index, domain) in domains.into_iter().enumerate() {
+            self.insert(NewTask {
+                tenant: &tenant,
+                task_id: task_id(event, index),
+                target: format!("domain:{domain}"),
+                kind: TaskKind::UpdateFederation,
+                user_id: None,
+                sku_id: None,
+                due: at,
+                at,
+            });
+        }
+        Ok(())
+    }
+
+    fn apply_task(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let tenant = tenant_of(event)?;
+        let at = event.occurred_at();
+        let Some(&index) = self.by_id.get(&(tenant.clone(), local_id(event).to_owned())) else {
+            // The statements update nothing when the task is unknown.
+            return Ok(());
+        };
+        let error_json = |e: &GraphFailure| serde_json::to_string(e).unwrap_or_default();
+        let task = &mut self.tasks[index];
+        match decode::<TaskEvent>(event)? {
+            TaskEvent::ProvisioningAttemptFailed { attempt, error, retry_at, .. } => {
+                task.attempts = i64::from(attempt);
+                task.round_attempts += 1;
+                task.last_error = Some(error_json(&error));
+                task.next_attempt_at = millis(retry_at);
+                task.updated_at = at;
+            }
+            TaskEvent::ProvisioningTaskSucceeded { attempt, graph_object_id, detail, .. } => {
+                task.status = "SUCCEEDED";
+                task.attempts = i64::from(attempt);
+                task.round_attempts += 1;
+                task.graph_object_id.clone_from(&graph_object_id);
+                task.detail = Some(detail);
+                task.updated_at = at;
+                let (kind, user, target) = (task.kind, task.user_id.clone(), task.target.clone());
+                if kind == TaskKind::ProvisionGroup.as_str() {
+                    let group = target.strip_prefix("group:").unwrap_or_default().to_owned();
+                    if let Some(object_id) = self.groups.get_mut(&(tenant.clone(), group)) {
+                        object_id.clone_from(&graph_object_id);
+                    }
+                }
+                if let Some(user) = user
+                    && kind != TaskKind::AddGroupMember.as_str()
+                    && kind != TaskKind::RemoveGroupMember.as_str()
+                {
+                    // Later tasks address the user by its Graph object id; a deleted one has none.
+                    let deleted = kind == TaskKind::DeleteUser.as_str();
+                    let object_id = if deleted { None } else { graph_object_id };
+                    if (object_id.is_some() || deleted)
+                        && let Some(state) = self.users.get_mut(&(tenant, user))
+                    {
+                        state.graph_object_id = object_id;
+                    }
+                }
+            }
+            TaskEvent::ProvisioningTaskFailed { attempt, error, .. } => {
+                if task.status != "CANCELLED" {
+                    task.status = "FAILED";
+                }
+                task.attempts = i64::from(attempt);
+                task.round_attempts += 1;
+                task.last_error = Some(error_json(&error));
+                task.updated_at = at;
+            }
+            TaskEvent::ProvisioningTaskRetried => {
+                task.status = "PENDING";
+                task.round_attempts = 0;
+                task.next_attempt_at = millis(at);
+                task.updated_at = at;
+            }
+            TaskEvent::ProvisioningTaskCancelled => {
+                task.status = "CANCELLED";
+                task.updated_at = at;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_connection(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let connected = match decode::<Microsoft365Event>(event)? {
+            Microsoft365Event::Microsoft365Connected { .. } => true,
+            Microsoft365Event::Microsoft365Disconnected => false,
+            _ => return Ok(()),
+        };
+        self.tenants
+            .entry(tenant_of(event)?)
+            .or_insert_with(|| TenantState { connected, deprovision_action: "BLOCK_SIGN_IN".to_owned() })
+            .connected = connected;
+        Ok(())
+    }
+
+    fn apply_tenant(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        if let TenantEvent::DeprovisionActionSet { action } = decode::<TenantEvent>(event)? {
+            self.tenants
+                .entry(tenant_of(event)?)
+                .or_insert_with(|| TenantState { connected: false, deprovision_action: String::new() })
+                .deprovision_action = action_text(action).to_owned();
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Fold for OutboxFold {
+    fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        match event.aggregate_type.as_str() {
+            t if t == User::TYPE => self.apply_user(event),
+            t if t == ProvisioningTask::TYPE => self.apply_task(event),
+            t if t == CustomDomain::TYPE => self.apply_domain(event),
+            t if t == SigningKeys::TYPE => self.apply_signing_keys(event),
+            t if t == Group::TYPE => self.apply_group(event),
+            t if t == Microsoft365Connection::TYPE => self.apply_connection(event),
+            t if t == Tenant::TYPE => self.apply_tenant(event),
+            _ => Ok(()),
+        }
+    }
+
+    async fn write(self: Box<Self>, tx: &mut Tx) -> Result<(), ProjectionError> {
+        let Self { tenants, users, domains, groups, tasks, .. } = *self;
+        insert_rows(
+            tx,
+            "outbox_tenants",
+            &["tenant_id", "connected", "deprovision_action"],
+            tenants.into_iter().map(|(tenant, t)| vec![Arg::from(tenant), Arg::from(t.connected), Arg::from(t.deprovision_action)]),
+        )
+        .await?;
+        insert_rows(
+            tx,
+            "outbox_users",
+            &["tenant_id", "user_id", "assigned", "graph_object_id"],
+            users
+                .into_iter()
+                .map(|((tenant, user), u)| vec![Arg::from(tenant), Arg::from(user), Arg::from(u.assigned), Arg::from(u.graph_object_id)]),
+        )
+        .await?;
+        insert_rows(
+            tx,
+            "outbox_domains",
+            &["tenant_id", "domain"],
+            domains.into_iter().map(|(tenant, domain)| vec![Arg::from(tenant), Arg::from(domain)]),
+        )
+        .await?;
+        insert_rows(
+            tx,
+            "outbox_groups",
+            &["tenant_id", "group_id", "graph_object_id"],
+            groups.into_iter().map(|((tenant, group), object_id)| vec![Arg::from(tenant), Arg::from(group), Arg::from(object_id)]),
+        )
+        .await?;
+        insert_rows(
+            tx,
+            "outbox_tasks",
+            &[
+                "tenant_id",
+                "task_id",
+                "seq",
+                "target",
+                "kind",
+                "user_id",
+                "sku_id",
+                "status",
+                "attempts",
+                "round_attempts",
+                "next_attempt_at",
+                "last_error",
+                "graph_object_id",
+                "detail",
+                "created_at",
+                "updated_at",
+            ],
+            tasks.into_iter().map(|t| {
+                vec![
+                    Arg::from(t.tenant),
+                    Arg::from(t.task_id),
+                    Arg::from(t.seq),
+                    Arg::from(t.target),
+                    Arg::from(t.kind),
+                    Arg::from(t.user_id),
+                    Arg::from(t.sku_id),
+                    Arg::from(t.status),
+                    Arg::from(t.attempts),
+                    Arg::from(t.round_attempts),
+                    Arg::from(t.next_attempt_at),
+                    Arg::from(t.last_error),
+                    Arg::from(t.graph_object_id),
+                    Arg::from(t.detail),
+                    Arg::from(t.created_at),
+                    Arg::from(t.updated_at),
+                ]
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+}

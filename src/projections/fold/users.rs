@@ -1,0 +1,184 @@
+//! `users` and `user_licenses` folded in memory: mirrors `projections/users.rs`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::{Fold, Key, insert_rows};
+use crate::db::{Arg, Tx};
+use crate::domain::user::UserEvent;
+use crate::eventstore::StoredEvent;
+use crate::projections::users::Columns;
+use crate::projections::{FORGOTTEN, ProjectionError, decode, local_id, tenant_of};
+
+struct UserState {
+    upn: String,
+    domain: String,
+    immutable_id: String,
+    profile: Columns,
+    status: &'static str,
+    assigned: bool,
+    usage_location: Option<String>,
+    password_set: bool,
+    mfa_enrolled: bool,
+    forgotten: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct UsersFold {
+    users: HashMap<Key, UserState>,
+    licenses: HashMap<Key, BTreeSet<String>>,
+}
+
+impl UsersFold {
+    fn touch(&mut self, key: &Key, at: DateTime<Utc>, change: impl FnOnce(&mut UserState)) {
+        if let Some(user) = self.users.get_mut(key) {
+            change(user);
+            user.updated_at = at;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Fold for UsersFold {
+    fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let key = (tenant_of(event)?, local_id(event).to_owned());
+        let at = event.occurred_at();
+        match decode::<UserEvent>(event)? {
+            UserEvent::UserCreated { upn, immutable_id, profile, usage_location, .. } => {
+                let forgotten = upn.is_forgotten() || profile.is_forgotten();
+                let (upn, domain) = upn
+                    .into_value()
+                    .map_or_else(|| (FORGOTTEN.to_owned(), FORGOTTEN.to_owned()), |u| (u.to_string(), u.domain().to_string()));
+                self.users.insert(
+                    key,
+                    UserState {
+                        upn,
+                        domain,
+                        immutable_id: immutable_id.to_string(),
+                        profile: Columns::of(profile),
+                        status: "ACTIVE",
+                        assigned: false,
+                        usage_location: usage_location.map(String::from),
+                        password_set: false,
+                        mfa_enrolled: false,
+                        forgotten,
+                        created_at: at,
+                        updated_at: at,
+                    },
+                );
+            }
+            UserEvent::UserProfileUpdated { profile } => {
+                let forgotten = profile.is_forgotten();
+                let columns = Columns::of(profile);
+                self.touch(&key, at, |u| {
+                    u.profile = columns;
+                    u.forgotten |= forgotten;
+                });
+            }
+            UserEvent::UserPasswordSet { .. } => self.touch(&key, at, |u| u.password_set = true),
+            UserEvent::TotpEnrolled { .. } => self.touch(&key, at, |u| u.mfa_enrolled = true),
+            UserEvent::TotpRemoved => self.touch(&key, at, |u| u.mfa_enrolled = false),
+            UserEvent::RecoveryCodeUsed { .. } => {}
+            UserEvent::UserSuspended => self.touch(&key, at, |u| u.status = "SUSPENDED"),
+            UserEvent::UserReactivated => self.touch(&key, at, |u| u.status = "ACTIVE"),
+            UserEvent::UserDeleted => {
+                self.licenses.remove(&key);
+                self.users.remove(&key);
+            }
+            UserEvent::UserAssigned => self.touch(&key, at, |u| u.assigned = true),
+            UserEvent::UserUnassigned => self.touch(&key, at, |u| u.assigned = false),
+            UserEvent::UsageLocationSet { usage_location } => {
+                self.touch(&key, at, |u| u.usage_location = Some(String::from(usage_location)));
+            }
+            UserEvent::LicenseGranted { sku_id } => {
+                self.licenses.entry(key.clone()).or_default().insert(sku_id.to_string());
+                self.touch(&key, at, |_| {});
+            }
+            UserEvent::LicenseRevoked { sku_id } => {
+                if let Some(skus) = self.licenses.get_mut(&key) {
+                    skus.remove(&sku_id.to_string());
+                    if skus.is_empty() {
+                        self.licenses.remove(&key);
+                    }
+                }
+                self.touch(&key, at, |_| {});
+            }
+            UserEvent::UserForgotten { .. } => {
+                // Unlike the others this statement leaves updated_at alone.
+                if let Some(u) = self.users.get_mut(&key) {
+                    u.upn = FORGOTTEN.to_owned();
+                    u.domain = FORGOTTEN.to_owned();
+                    u.profile = Columns::forgotten();
+                    u.forgotten = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(self: Box<Self>, tx: &mut Tx) -> Result<(), ProjectionError> {
+        let Self { users, licenses } = *self;
+        insert_rows(
+            tx,
+            "users",
+            &[
+                "tenant_id",
+                "user_id",
+                "upn",
+                "domain",
+                "immutable_id",
+                "display_name",
+                "given_name",
+                "surname",
+                "mail",
+                "status",
+                "assigned",
+                "usage_location",
+                "password_set",
+                "mfa_enrolled",
+                "forgotten",
+                "created_at",
+                "updated_at",
+            ],
+            users.into_iter().map(|((tenant, user), u)| {
+                vec![
+                    Arg::from(tenant),
+                    Arg::from(user),
+                    Arg::from(u.upn),
+                    Arg::from(u.domain),
+                    Arg::from(u.immutable_id),
+                    Arg::from(u.profile.display_name),
+                    Arg::from(u.profile.given_name),
+                    Arg::from(u.profile.surname),
+                    Arg::from(u.profile.mail),
+                    Arg::from(u.status),
+                    Arg::from(u.assigned),
+                    Arg::from(u.usage_location),
+                    Arg::from(u.password_set),
+                    Arg::from(u.mfa_enrolled),
+                    Arg::from(u.forgotten),
+                    Arg::from(u.created_at),
+                    Arg::from(u.updated_at),
+                ]
+            }),
+        )
+        .await?;
+        insert_rows(
+            tx,
+            "user_licenses",
+            &["tenant_id", "user_id", "sku_id"],
+            licenses
+                .into_iter()
+                .flat_map(|((tenant, user), skus)| {
+                    skus.into_iter().map(move |sku| vec![Arg::from(tenant.clone()), Arg::from(user.clone()), Arg::from(sku)])
+                })
+                // Collected: a lazy flat_map's closure is not `Send` for every lifetime async_trait asks for.
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+        Ok(())
+    }
+}
