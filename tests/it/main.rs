@@ -12,6 +12,7 @@ mod concurrency;
 mod domains;
 mod emulator;
 mod errors;
+mod faults;
 mod federation;
 mod forget;
 mod graph_connection;
