@@ -21,6 +21,7 @@ mod health;
 mod isolation;
 mod metrics;
 mod outbox;
+mod outbox_backfill;
 mod outbox_restart;
 mod projections;
 mod replay;

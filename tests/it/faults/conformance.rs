@@ -88,20 +88,40 @@ fn each_kind_of_deviation_is_named() {
         (errors("DELETE", "/v1.0/users/u1", "", json!({"a": 1})), "a body on an operation that takes none"),
         (errors("POST", "/v1.0/groups/g/members/$ref", "", json!({"id": "u1"})), "a reference has no property id"),
         (
-            errors("POST", "/v1.0/$batch", "", json!({"requests": [{"id": "1", "method": "GET", "url": "https://graph.microsoft.com/v1.0/users"}]})),
+            errors(
+                "POST",
+                "/v1.0/$batch",
+                "",
+                json!({"requests": [{"id": "1", "method": "GET", "url": "https://graph.microsoft.com/v1.0/users"}]}),
+            ),
             "must be relative",
         ),
         (errors("POST", "/v1.0/$batch", "", json!({"requests": [{"id": "1", "method": "GET"}]})), "$batch item lacks url"),
         (
-            errors("POST", "/v1.0/$batch", "", json!({"requests": (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"})).collect::<Vec<_>>()})),
+            errors(
+                "POST",
+                "/v1.0/$batch",
+                "",
+                json!({"requests": (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"})).collect::<Vec<_>>()}),
+            ),
             "holds 21 requests",
         ),
         (
-            errors("POST", "/t/oauth2/v2.0/token", "", json!({"grant_type": "password", "client_id": "c", "scope": "https://graph.microsoft.com/.default", "client_secret": "s"})),
+            errors(
+                "POST",
+                "/t/oauth2/v2.0/token",
+                "",
+                json!({"grant_type": "password", "client_id": "c", "scope": "https://graph.microsoft.com/.default", "client_secret": "s"}),
+            ),
             "grant_type must be client_credentials",
         ),
         (
-            errors("POST", "/t/oauth2/v2.0/token", "", json!({"grant_type": "client_credentials", "client_id": "c", "client_secret": "s", "resource": "x"})),
+            errors(
+                "POST",
+                "/t/oauth2/v2.0/token",
+                "",
+                json!({"grant_type": "client_credentials", "client_id": "c", "client_secret": "s", "resource": "x"}),
+            ),
             "required token parameter scope is missing",
         ),
         (errors("GET", "/beta/users", "", Value::Null), "not a Graph v1.0"),

@@ -15,6 +15,9 @@ both_backends!(a_thousand_users_under_faults_survive_a_sigkill_of_the_server);
 
 /// Short backoff and lease so the run stays short; the kill finds leases in hand.
 pub const OUTBOX: &[(&str, &str)] = &[
+    ("TESSERA_OUTBOX_WORKERS", "16"),
+    ("TESSERA_DB_MAX_CONNECTIONS", "24"),
+    ("TESSERA_PROJECTION_POLL_MS", "20"),
     ("TESSERA_OUTBOX_POLL_MS", "50"),
     ("TESSERA_OUTBOX_LEASE_SECONDS", "5"),
     ("TESSERA_OUTBOX_MAX_ATTEMPTS", "30"),

@@ -150,7 +150,9 @@ impl Api {
                     .iter()
                     .enumerate()
                     .map(|(j, upn)| {
-                        format!("u{j}: createUser(input: {{ userPrincipalName: \"{upn}\", displayName: \"Fault Test\" }}) {{ id immutableId }} ")
+                        format!(
+                            "u{j}: createUser(input: {{ userPrincipalName: \"{upn}\", displayName: \"Fault Test\" }}) {{ id immutableId }} "
+                        )
                     })
                     .collect();
                 let data = self.ok(key, &format!("mutation {{ {create} }}"), json!({})).await;

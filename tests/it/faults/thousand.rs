@@ -7,17 +7,28 @@ use std::time::{Duration, Instant};
 use super::support::{Api, assert_provisioned_once_in_order, injected, thirty_percent};
 use crate::both_backends;
 use crate::helpers::graph::Emulator;
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, TestDns, fresh_database, settings};
 
 both_backends!(a_thousand_users_under_thirty_percent_faults_are_provisioned_once_in_order);
 
 pub const USERS: usize = 1_000;
 
 async fn a_thousand_users_under_thirty_percent_faults_are_provisioned_once_in_order(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let api = Api::new(app.address.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(backend, dir.path()).await;
+    let dns = TestDns::start().await;
+    let mut settings = settings(&database_url, dir.path().to_path_buf(), dns.addr);
+    // Enough workers (and connections for them) that attempts waiting out a Retry-After or
+    // their outcome's projection do not hold the rest back.
+    settings.outbox_workers = 16;
+    settings.db_max_connections = 24;
+    settings.projection_poll_ms = 20;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let running = tessera::startup::build(&settings, listener, None).await.expect("start tessera");
+    let api = Api::new(format!("http://127.0.0.1:{}", running.port));
+    tokio::spawn(running.run_until_stopped());
     let emu = Emulator::start().await;
-    let admin = api.connected_tenant(&app.dns, &emu).await;
+    let admin = api.connected_tenant(&dns, &emu).await;
     emu.faults(thirty_percent()).await;
 
     let started = Instant::now();

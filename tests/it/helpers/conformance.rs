@@ -175,7 +175,8 @@ impl Reference {
                 _ => None,
             };
             if let Some(rule) = required_rule {
-                for required in self.meta["documentedRules"][rule]["properties"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                for required in self.meta["documentedRules"][rule]["properties"].as_array().into_iter().flatten().filter_map(Value::as_str)
+                {
                     if body.get(required).is_none_or(Value::is_null) {
                         errors.push(format!("required property {required} is missing ({rule})"));
                     }
@@ -238,7 +239,9 @@ impl Reference {
         if requests.is_empty() || requests.len() > max {
             errors.push(format!("$batch holds {} requests (1 to {max} allowed)", requests.len()));
         }
-        let names = |key: &str| -> Vec<&str> { rules["requestProperties"][key].as_array().into_iter().flatten().filter_map(Value::as_str).collect() };
+        let names = |key: &str| -> Vec<&str> {
+            rules["requestProperties"][key].as_array().into_iter().flatten().filter_map(Value::as_str).collect()
+        };
         let (required, optional) = (names("required"), names("optional"));
         let mut ids = BTreeSet::new();
         for item in requests {
