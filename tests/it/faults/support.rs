@@ -25,6 +25,9 @@ pub fn thirty_percent() -> Value {
     ])
 }
 
+/// A user made by a test: (UPN, user id, ImmutableID).
+pub type Made = (String, String, String);
+
 /// A Tessera server reached over HTTP (in-process or a child process).
 #[derive(Clone)]
 pub struct Api {
@@ -143,7 +146,7 @@ impl Api {
     pub async fn assigned_users(&self, key: &str, prefix: &str, count: usize) -> Vec<(String, String, String)> {
         const CHUNK: usize = 25;
         let chunks: Vec<Vec<usize>> = (0..count).collect::<Vec<_>>().chunks(CHUNK).map(<[usize]>::to_vec).collect();
-        let mut made: Vec<(usize, Vec<(String, String, String)>)> = futures::stream::iter(chunks.into_iter().enumerate())
+        let mut made: Vec<(usize, Vec<Made>)> = futures::stream::iter(chunks.into_iter().enumerate())
             .map(|(n, chunk)| async move {
                 let upns: Vec<String> = chunk.iter().map(|i| format!("{prefix}{i}@contoso.com")).collect();
                 let create: String = upns
