@@ -22,6 +22,9 @@ pub enum FaultKind {
     Delay,
     /// Close the connection without answering.
     Drop,
+    /// Carry the request out, then close the connection without answering: the client cannot
+    /// tell whether it took effect (the ambiguous failure an outbox must resolve by looking up).
+    LostAnswer,
 }
 
 /// One fault rule, as the control API accepts it.
@@ -83,6 +86,7 @@ pub(crate) enum Outcome {
     Throttle { retry_after: u32 },
     Unavailable { retry_after: Option<u32> },
     Drop,
+    LostAnswer,
 }
 
 impl Outcome {
@@ -91,6 +95,7 @@ impl Outcome {
             Self::Throttle { .. } => "throttle",
             Self::Unavailable { .. } => "unavailable",
             Self::Drop => "drop",
+            Self::LostAnswer => "lostAnswer",
         }
     }
 }
@@ -157,6 +162,7 @@ impl FaultEngine {
                 FaultKind::Throttle => Some(Outcome::Throttle { retry_after: rule.retry_after_seconds.unwrap_or(1) }),
                 FaultKind::Unavailable => Some(Outcome::Unavailable { retry_after: rule.retry_after_seconds }),
                 FaultKind::Drop => Some(Outcome::Drop),
+                FaultKind::LostAnswer => Some(Outcome::LostAnswer),
             };
             if outcome.is_some() && decision.outcome.is_some() {
                 continue;
@@ -188,7 +194,7 @@ impl Outcome {
                 e.retry_after = retry_after;
                 Some(e)
             }
-            Self::Drop => None,
+            Self::Drop | Self::LostAnswer => None,
         }
     }
 }

@@ -182,8 +182,11 @@ async fn graph_inner(req: HttpRequest, payload: web::Payload, shared: web::Data<
         }
     };
     entry.body = body_json(&body);
-    if let Some(outcome) = faults(&shared, &entry.method, &entry.path).await {
-        entry.fault = Some(outcome.name().to_owned());
+    let outcome = faults(&shared, &entry.method, &entry.path).await;
+    entry.fault = outcome.map(|o| o.name().to_owned());
+    // A lost answer lets the request run first; every other fault answers instead of it.
+    let lost_answer = outcome == Some(Outcome::LostAnswer);
+    if let Some(outcome) = outcome.filter(|_| !lost_answer) {
         let Some(error) = outcome.graph_error() else {
             record(&shared, entry, None, started);
             return conn::drop_connection(&req);
@@ -220,7 +223,11 @@ async fn graph_inner(req: HttpRequest, payload: web::Payload, shared: web::Data<
             }
         }
     };
+    // The log keeps the status the request came to, so a lost answer's effect stays visible.
     record(&shared, entry, Some(response.status), started);
+    if lost_answer {
+        return conn::drop_connection(&req);
+    }
     to_http(response)
 }
 

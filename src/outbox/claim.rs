@@ -21,6 +21,9 @@ pub struct Claimed {
     pub round_attempts: i64,
     /// The user's Microsoft 365 object id, once a task created or matched it.
     pub graph_object_id: Option<String>,
+    /// An earlier claim ended without an outcome (its process died, or its lease ran out): that
+    /// worker may have sent the request, so a create must look first, as after a failed attempt.
+    pub reclaimed: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -29,7 +32,8 @@ struct Due {
     due: i64,
 }
 
-const DUE: &str = "SELECT t.tenant_id, t.task_id, t.kind, t.target, t.user_id, t.sku_id, t.attempts, t.round_attempts, u.graph_object_id
+const DUE: &str = "SELECT t.tenant_id, t.task_id, t.kind, t.target, t.user_id, t.sku_id, t.attempts, t.round_attempts, u.graph_object_id,
+       (t.claimed_by IS NOT NULL) AS reclaimed
   FROM outbox_tasks t
   LEFT JOIN outbox_users u ON u.tenant_id = t.tenant_id AND u.user_id = t.user_id
  WHERE t.status = 'PENDING' AND t.next_attempt_at <= $1 AND (t.lease_until IS NULL OR t.lease_until <= $1)

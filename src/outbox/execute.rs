@@ -222,7 +222,7 @@ impl Executor<'_> {
             return Ok(Done::noop("no longer assigned; not provisioned"));
         }
         // An earlier attempt may have created the user without our seeing the answer.
-        let earlier = if task.attempts > 0 { self.lookup(user).await? } else { None };
+        let earlier = if task.attempts > 0 || task.reclaimed { self.lookup(user).await? } else { None };
         let (id, held, how) = match earlier {
             Some((found, by)) => {
                 self.adopt(user, &found).await?;
@@ -270,7 +270,7 @@ impl Executor<'_> {
 
     async fn revoke(&self, task: &Claimed) -> Result<Done, GraphError> {
         let sku = task.sku_id.clone().unwrap_or_default().to_ascii_lowercase();
-        if task.attempts > 0 {
+        if task.attempts > 0 || task.reclaimed {
             // The earlier attempt may have removed it already; removing twice is an error.
             let body = self.call(GraphRequest::new(Method::Get, Self::user_path(task)?).query("$select", USER_SELECT)).await?;
             if Found::from_json(&body).is_some_and(|f| !f.licenses.contains(&sku)) {

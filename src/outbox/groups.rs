@@ -111,7 +111,7 @@ impl GroupExecutor<'_> {
 
     async fn provision(&self, task: &Claimed, group: &Group, group_id: &str) -> Result<Done, GraphError> {
         let nickname = mail_nickname(group_id);
-        if task.attempts > 0 || self.group_object_id.is_some() {
+        if task.attempts > 0 || task.reclaimed || self.group_object_id.is_some() {
             // An earlier attempt may have created it without our seeing the answer.
             let request = GraphRequest::new(Method::Get, "/groups")
                 .query("$filter", format!("mailNickname eq '{nickname}'"))

@@ -149,6 +149,21 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
             .await?;
             if state.connected {
                 derive.task(tx, TaskKind::ProvisionUser, None, at).await?;
+                // Memberships made while the user was not assigned reach Microsoft 365 now.
+                let groups: Vec<Owed> = tx
+                    .fetch_all(
+                        "SELECT m.group_id AS target_id, m.user_id FROM outbox_group_members m
+                           JOIN outbox_groups g ON g.tenant_id = m.tenant_id AND g.group_id = m.group_id AND NOT g.deleted
+                          WHERE m.tenant_id = $1 AND m.user_id = $2 ORDER BY m.group_id",
+                        args![tenant.clone(), user.clone()],
+                    )
+                    .await?;
+                for Owed { target_id, user_id } in groups {
+                    mark_queued(tx, &tenant, &target_id, &user).await?;
+                    let id = task_id(event, derive.made);
+                    derive.made += 1;
+                    insert_task(tx, &tenant, id, format!("group:{target_id}"), TaskKind::AddGroupMember, user_id, at, at).await?;
+                }
             }
         }
         UserEvent::UserUnassigned | UserEvent::UserDeleted if was_assigned => {
@@ -173,15 +188,37 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
     Ok(())
 }
 
+/// Inserts a task for `target` (a rebuild derives the same id and finds it there already).
+#[allow(clippy::too_many_arguments)]
+async fn insert_task(
+    tx: &mut Tx,
+    tenant: &str,
+    id: String,
+    target: String,
+    kind: TaskKind,
+    user: Option<String>,
+    due: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<(), ProjectionError> {
+    tx.execute(
+        "INSERT INTO outbox_tasks (tenant_id, task_id, seq, target, kind, user_id, sku_id, status, attempts, round_attempts,
+                                   next_attempt_at, created_at, updated_at)
+         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_tasks), $3, $4, $5, NULL, 'PENDING', 0, 0, $6, $7, $8)
+         ON CONFLICT (tenant_id, task_id) DO NOTHING",
+        args![tenant, id, target, kind.as_str(), user, millis(due), at, at],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Groups become security groups in Microsoft 365 (connected tenants); members are pushed for
-/// users assigned to Microsoft 365.
+/// users assigned to Microsoft 365. Groups and their members are tracked while the tenant is not
+/// connected too, so connecting later pushes them (`backfill`).
 async fn apply_group(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
     let tenant = tenant_of(event)?;
     let group = local_id(event).to_owned();
-    if !tenant_state(tx, &tenant).await?.connected {
-        return Ok(());
-    }
-    let (kind, member) = match decode::<GroupEvent>(event)? {
+    let group_event = decode::<GroupEvent>(event)?;
+    match &group_event {
         GroupEvent::GroupCreated { .. } => {
             tx.execute(
                 "INSERT INTO outbox_groups (tenant_id, group_id, graph_object_id) VALUES ($1, $2, NULL)
@@ -189,14 +226,44 @@ async fn apply_group(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionE
                 args![tenant.clone(), group.clone()],
             )
             .await?;
-            (TaskKind::ProvisionGroup, None)
         }
+        GroupEvent::GroupMemberAdded { user_id } => {
+            tx.execute(
+                "INSERT INTO outbox_group_members (tenant_id, group_id, user_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant_id, group_id, user_id) DO NOTHING",
+                args![tenant.clone(), group.clone(), user_id.to_string()],
+            )
+            .await?;
+        }
+        GroupEvent::GroupMemberRemoved { user_id } => {
+            tx.execute(
+                "DELETE FROM outbox_group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = $3",
+                args![tenant.clone(), group.clone(), user_id.to_string()],
+            )
+            .await?;
+        }
+        GroupEvent::GroupDeleted => {
+            tx.execute("DELETE FROM outbox_group_members WHERE tenant_id = $1 AND group_id = $2", args![tenant.clone(), group.clone()])
+                .await?;
+            tx.execute(
+                "UPDATE outbox_groups SET deleted = $1 WHERE tenant_id = $2 AND group_id = $3",
+                args![true, tenant.clone(), group.clone()],
+            )
+            .await?;
+        }
+        GroupEvent::GroupRenamed { .. } => {}
+    }
+    if !tenant_state(tx, &tenant).await?.connected {
+        return Ok(());
+    }
+    let (kind, member) = match group_event {
+        GroupEvent::GroupCreated { .. } => (TaskKind::ProvisionGroup, None),
         GroupEvent::GroupRenamed { .. } => (TaskKind::UpdateGroup, None),
         GroupEvent::GroupMemberAdded { user_id } => (TaskKind::AddGroupMember, Some(user_id.to_string())),
         GroupEvent::GroupMemberRemoved { user_id } => (TaskKind::RemoveGroupMember, Some(user_id.to_string())),
         GroupEvent::GroupDeleted => (TaskKind::DeleteGroup, None),
     };
-    // Only groups created while connected are in Microsoft 365; only assigned users are there.
+    // Only groups the outbox tracks can be in Microsoft 365; only assigned users are there.
     let known: Option<FederatedDomain> = tx
         .fetch_optional(
             "SELECT group_id AS domain FROM outbox_groups WHERE tenant_id = $1 AND group_id = $2",
@@ -211,15 +278,77 @@ async fn apply_group(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionE
     {
         return Ok(());
     }
+    if kind == TaskKind::AddGroupMember {
+        mark_queued(tx, &tenant, &group, member.as_deref().unwrap_or_default()).await?;
+    }
     let at = event.occurred_at();
+    insert_task(tx, &tenant, task_id(event, 0), format!("group:{group}"), kind, member, at, at).await
+}
+
+/// Records that a membership's ADD_GROUP_MEMBER task exists.
+async fn mark_queued(tx: &mut Tx, tenant: &str, group: &str, user: &str) -> Result<(), ProjectionError> {
     tx.execute(
-        "INSERT INTO outbox_tasks (tenant_id, task_id, seq, target, kind, user_id, sku_id, status, attempts, round_attempts,
-                                   next_attempt_at, created_at, updated_at)
-         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_tasks), $3, $4, $5, NULL, 'PENDING', 0, 0, $6, $7, $8)
-         ON CONFLICT (tenant_id, task_id) DO NOTHING",
-        args![tenant, task_id(event, 0), format!("group:{group}"), kind.as_str(), member, millis(at), at, at],
+        "UPDATE outbox_group_members SET queued = $1 WHERE tenant_id = $2 AND group_id = $3 AND user_id = $4",
+        args![true, tenant, group, user],
     )
     .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Owed {
+    target_id: String,
+    user_id: Option<String>,
+}
+
+/// What a tenant owes Microsoft 365 when it connects: users assigned and groups created while it
+/// was not connected (none of them pushed yet, none already queued), then the memberships of
+/// assigned users. Each user's provisioning pushes its current profile and licenses; members
+/// wait for their group's creation (FIFO per group) and their own.
+async fn backfill(tx: &mut Tx, event: &StoredEvent, tenant: &str) -> Result<(), ProjectionError> {
+    let at = event.occurred_at();
+    let users: Vec<Owed> = tx
+        .fetch_all(
+            "SELECT u.user_id AS target_id, u.user_id FROM outbox_users u
+              WHERE u.tenant_id = $1 AND u.assigned AND u.graph_object_id IS NULL
+                AND NOT EXISTS (SELECT 1 FROM outbox_tasks t WHERE t.tenant_id = u.tenant_id AND t.user_id = u.user_id
+                                   AND t.kind = 'PROVISION_USER' AND t.status IN ('PENDING', 'FAILED'))
+              ORDER BY u.user_id",
+            args![tenant],
+        )
+        .await?;
+    let groups: Vec<Owed> = tx
+        .fetch_all(
+            "SELECT g.group_id AS target_id, CAST(NULL AS TEXT) AS user_id FROM outbox_groups g
+              WHERE g.tenant_id = $1 AND NOT g.deleted AND g.graph_object_id IS NULL
+                AND NOT EXISTS (SELECT 1 FROM outbox_tasks t WHERE t.tenant_id = g.tenant_id AND t.target = 'group:' || g.group_id
+                                   AND t.kind = 'PROVISION_GROUP' AND t.status IN ('PENDING', 'FAILED'))
+              ORDER BY g.group_id",
+            args![tenant],
+        )
+        .await?;
+    let members: Vec<Owed> = tx
+        .fetch_all(
+            "SELECT m.group_id AS target_id, m.user_id FROM outbox_group_members m
+               JOIN outbox_users u ON u.tenant_id = m.tenant_id AND u.user_id = m.user_id AND u.assigned
+               JOIN outbox_groups g ON g.tenant_id = m.tenant_id AND g.group_id = m.group_id AND NOT g.deleted
+              WHERE m.tenant_id = $1 AND NOT m.queued
+              ORDER BY m.group_id, m.user_id",
+            args![tenant],
+        )
+        .await?;
+    let owed = users
+        .into_iter()
+        .map(|o| (format!("user:{}", o.target_id), TaskKind::ProvisionUser, o.user_id))
+        .chain(groups.into_iter().map(|o| (format!("group:{}", o.target_id), TaskKind::ProvisionGroup, None)))
+        .chain(members.into_iter().map(|o| (format!("group:{}", o.target_id), TaskKind::AddGroupMember, o.user_id)));
+    for (index, (target, kind, user)) in owed.enumerate() {
+        if kind == TaskKind::AddGroupMember {
+            let group = target.strip_prefix("group:").unwrap_or_default();
+            mark_queued(tx, tenant, group, user.as_deref().unwrap_or_default()).await?;
+        }
+        insert_task(tx, tenant, task_id(event, index), target, kind, user, at, at).await?;
+    }
     Ok(())
 }
 
@@ -374,7 +503,7 @@ impl Projection for OutboxProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["outbox_tasks", "outbox_tenants", "outbox_users", "outbox_domains", "outbox_groups"]
+        &["outbox_tasks", "outbox_tenants", "outbox_users", "outbox_domains", "outbox_groups", "outbox_group_members"]
     }
 
     fn handles(&self, aggregate_type: &str) -> bool {
@@ -408,12 +537,17 @@ impl Projection for OutboxProjection {
                 Microsoft365Event::Microsoft365Disconnected => false,
                 _ => return Ok(()),
             };
+            let tenant = tenant_of(event)?;
+            let was_connected = tenant_state(tx, &tenant).await?.connected;
             tx.execute(
                 "INSERT INTO outbox_tenants (tenant_id, connected, deprovision_action) VALUES ($1, $2, 'BLOCK_SIGN_IN')
                  ON CONFLICT (tenant_id) DO UPDATE SET connected = excluded.connected",
-                args![tenant_of(event)?, connected],
+                args![tenant.clone(), connected],
             )
             .await?;
+            if connected && !was_connected {
+                backfill(tx, event, &tenant).await?;
+            }
             return Ok(());
         }
         if event.aggregate_type == Tenant::TYPE

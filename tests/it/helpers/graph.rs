@@ -149,6 +149,24 @@ impl Emulator {
     }
 }
 
+/// When a test ends well, every request the emulator received must match Microsoft's contract
+/// (`helpers::conformance`): each suite that uses the emulator checks Tessera's requests.
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return;
+        }
+        let log = tokio::task::block_in_place(|| runtime.block_on(self.requests()));
+        let reference = super::conformance::reference();
+        let errors: Vec<String> = log.iter().flat_map(|entry| reference.check(entry)).collect();
+        assert!(errors.is_empty(), "{} request(s) off Microsoft's contract (reference/graph/):\n{}", errors.len(), errors.join("\n"));
+    }
+}
+
 const CONNECT: &str = "mutation($i: ConnectMicrosoft365Input!) {
     connectMicrosoft365(input: $i) { entraTenantId clientId credentialType loginBaseUrl graphBaseUrl
         certificate { pem sha1Thumbprint sha256Thumbprint notBefore notAfter } } }";

@@ -1,4 +1,5 @@
 mod app;
+pub mod conformance;
 mod dns;
 pub mod graph;
 pub mod process;
