@@ -84,7 +84,20 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
     );
     out.insert(
         "outbox_groups".into(),
-        lines::<Triple>(&mut tx, "SELECT tenant_id AS a, group_id AS b, COALESCE(graph_object_id, '') AS c FROM outbox_groups").await?,
+        lines::<Triple>(
+            &mut tx,
+            "SELECT tenant_id AS a, group_id AS b, COALESCE(graph_object_id, '') || CASE WHEN deleted THEN ' deleted' ELSE '' END AS c
+               FROM outbox_groups",
+        )
+        .await?,
+    );
+    out.insert(
+        "outbox_group_members".into(),
+        lines::<Triple>(
+            &mut tx,
+            "SELECT tenant_id AS a, group_id AS b, user_id || CASE WHEN queued THEN ' queued' ELSE '' END AS c FROM outbox_group_members",
+        )
+        .await?,
     );
     out.insert("outbox_domains".into(), lines::<Triple>(&mut tx, "SELECT tenant_id AS a, domain AS b, '' AS c FROM outbox_domains").await?);
     out.insert(

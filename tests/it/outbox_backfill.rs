@@ -82,4 +82,6 @@ async fn what_was_assigned_before_the_connection_is_pushed_once_connected(backen
     let tenant = emu.control("GET", &format!("/tenants/{ENTRA_TENANT}"), None).await;
     let group = tenant["groups"].as_array().unwrap().iter().find(|g| g["displayName"] == "Early birds").unwrap().clone();
     assert_eq!(group["members"].as_array().unwrap().len(), 2, "the member assigned later joined too");
+    // The backfill, queued memberships and reconnection fold to the same rows (rebuild, replay).
+    app.assert_replay_matches().await;
 }

@@ -2,7 +2,7 @@
 //! statement (task derivation, cancellation, outcomes). Claim columns (`lease_until`,
 //! `claimed_by`) are the workers' and start empty, as after a per-event rebuild.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -23,6 +23,12 @@ use crate::projections::{ProjectionError, decode, local_id, tenant_of};
 struct TenantState {
     connected: bool,
     deprovision_action: String,
+}
+
+#[derive(Default)]
+struct GroupState {
+    graph_object_id: Option<String>,
+    deleted: bool,
 }
 
 #[derive(Default)]
@@ -55,7 +61,11 @@ pub struct OutboxFold {
     tenants: HashMap<String, TenantState>,
     users: HashMap<Key, UserState>,
     domains: BTreeSet<Key>,
-    groups: HashMap<Key, Option<String>>,
+    groups: HashMap<Key, GroupState>,
+    /// (tenant, group, user) → whether its ADD_GROUP_MEMBER task exists.
+    members: BTreeMap<(String, String, String), bool>,
+    /// (tenant, user) → groups, for the memberships a newly assigned user brings.
+    memberships: HashMap<Key, BTreeSet<String>>,
     /// In `seq` order (seq = index + 1).
     tasks: Vec<Task>,
     by_id: HashMap<Key, usize>,
@@ -119,6 +129,16 @@ impl OutboxFold {
         self.by_id.insert(id, index);
     }
 
+    fn mark_queued(&mut self, tenant: &str, group: &str, user: &str) {
+        if let Some(queued) = self.members.get_mut(&(tenant.to_owned(), group.to_owned(), user.to_owned())) {
+            *queued = true;
+        }
+    }
+
+    fn live_group(&self, tenant: &str, group: &str) -> bool {
+        self.groups.get(&(tenant.to_owned(), group.to_owned())).is_some_and(|g| !g.deleted)
+    }
+
     fn user_task(&mut self, event: &StoredEvent, made: &mut usize, key: &Key, kind: TaskKind, sku: Option<String>, due: DateTime<Utc>) {
         let id = task_id(event, *made);
         *made += 1;
@@ -158,6 +178,24 @@ impl OutboxFold {
                 }
                 if connected {
                     self.user_task(event, &mut made, &key, TaskKind::ProvisionUser, None, at);
+                    // Memberships made while the user was not assigned reach Microsoft 365 now.
+                    let groups: Vec<String> =
+                        self.memberships.get(&key).into_iter().flatten().filter(|g| self.live_group(&key.0, g)).cloned().collect();
+                    for group in groups {
+                        self.mark_queued(&key.0, &group, &key.1);
+                        let id = task_id(event, made);
+                        made += 1;
+                        self.insert(NewTask {
+                            tenant: &key.0,
+                            task_id: id,
+                            target: format!("group:{group}"),
+                            kind: TaskKind::AddGroupMember,
+                            user_id: Some(key.1.clone()),
+                            sku_id: None,
+                            due: at,
+                            at,
+                        });
+                    }
                 }
             }
             "UserUnassigned" | "UserDeleted" if was_assigned => {
@@ -189,15 +227,49 @@ impl OutboxFold {
     fn apply_group(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
         let tenant = tenant_of(event)?;
         let group = local_id(event).to_owned();
+        let key = (tenant.clone(), group.clone());
+        let group_event = decode::<GroupEvent>(event)?;
+        // Tracked while not connected too, so connecting later pushes them (`backfill`).
+        match &group_event {
+            GroupEvent::GroupCreated { .. } => {
+                self.groups.entry(key.clone()).or_default();
+            }
+            GroupEvent::GroupMemberAdded { user_id } => {
+                let user = user_id.to_string();
+                self.members.entry((tenant.clone(), group.clone(), user.clone())).or_insert(false);
+                self.memberships.entry((tenant.clone(), user)).or_default().insert(group.clone());
+            }
+            GroupEvent::GroupMemberRemoved { user_id } => {
+                let user = user_id.to_string();
+                self.members.remove(&(tenant.clone(), group.clone(), user.clone()));
+                if let Some(groups) = self.memberships.get_mut(&(tenant.clone(), user)) {
+                    groups.remove(&group);
+                }
+            }
+            GroupEvent::GroupDeleted => {
+                let gone: Vec<String> = self
+                    .members
+                    .range((tenant.clone(), group.clone(), String::new())..)
+                    .take_while(|((t, g, _), _)| *t == tenant && *g == group)
+                    .map(|((_, _, u), _)| u.clone())
+                    .collect();
+                for user in gone {
+                    self.members.remove(&(tenant.clone(), group.clone(), user.clone()));
+                    if let Some(groups) = self.memberships.get_mut(&(tenant.clone(), user)) {
+                        groups.remove(&group);
+                    }
+                }
+                if let Some(state) = self.groups.get_mut(&key) {
+                    state.deleted = true;
+                }
+            }
+            GroupEvent::GroupRenamed { .. } => {}
+        }
         if !self.connected(&tenant) {
             return Ok(());
         }
-        let key = (tenant.clone(), group.clone());
-        let (kind, member) = match decode::<GroupEvent>(event)? {
-            GroupEvent::GroupCreated { .. } => {
-                self.groups.entry(key.clone()).or_insert(None);
-                (TaskKind::ProvisionGroup, None)
-            }
+        let (kind, member) = match group_event {
+            GroupEvent::GroupCreated { .. } => (TaskKind::ProvisionGroup, None),
             GroupEvent::GroupRenamed { .. } => (TaskKind::UpdateGroup, None),
             GroupEvent::GroupMemberAdded { user_id } => (TaskKind::AddGroupMember, Some(user_id.to_string())),
             GroupEvent::GroupMemberRemoved { user_id } => (TaskKind::RemoveGroupMember, Some(user_id.to_string())),
@@ -211,6 +283,9 @@ impl OutboxFold {
         {
             return Ok(());
         }
+        if kind == TaskKind::AddGroupMember {
+            self.mark_queued(&tenant, &group, member.as_deref().unwrap_or_default());
+        }
         let at = event.occurred_at();
         self.insert(NewTask {
             tenant: &tenant,
@@ -223,6 +298,60 @@ impl OutboxFold {
             at,
         });
         Ok(())
+    }
+
+    /// What a tenant owes Microsoft 365 when it connects (mirrors the projection's `backfill`):
+    /// assigned users and live groups not pushed nor queued, then unqueued memberships of
+    /// assigned users.
+    fn backfill(&mut self, event: &StoredEvent, tenant: &str) {
+        let pending = |t: &Task| t.status == "PENDING" || t.status == "FAILED";
+        let mut users: Vec<String> = self
+            .users
+            .iter()
+            .filter(|((t, _), u)| t == tenant && u.assigned && u.graph_object_id.is_none())
+            .map(|((_, user), _)| user.clone())
+            .filter(|user| {
+                !self.by_user.get(&(tenant.to_owned(), user.clone())).into_iter().flatten().any(|&i| {
+                    let t = &self.tasks[i];
+                    t.kind == TaskKind::ProvisionUser.as_str() && t.user_id.as_deref() == Some(user.as_str()) && pending(t)
+                })
+            })
+            .collect();
+        users.sort();
+        let mut groups: Vec<String> = self
+            .groups
+            .iter()
+            .filter(|((t, _), g)| t == tenant && !g.deleted && g.graph_object_id.is_none())
+            .map(|((_, group), _)| group.clone())
+            .filter(|group| {
+                let target = format!("group:{group}");
+                !self
+                    .tasks
+                    .iter()
+                    .any(|t| t.tenant == tenant && t.target == target && t.kind == TaskKind::ProvisionGroup.as_str() && pending(t))
+            })
+            .collect();
+        groups.sort();
+        let members: Vec<(String, String)> = self
+            .members
+            .range((tenant.to_owned(), String::new(), String::new())..)
+            .take_while(|((t, _, _), _)| t == tenant)
+            .filter(|((t, g, u), queued)| !**queued && self.assigned(&(t.clone(), u.clone())) && self.live_group(t, g))
+            .map(|((_, g, u), _)| (g.clone(), u.clone()))
+            .collect();
+        let owed = users
+            .into_iter()
+            .map(|u| (format!("user:{u}"), TaskKind::ProvisionUser, Some(u)))
+            .chain(groups.into_iter().map(|g| (format!("group:{g}"), TaskKind::ProvisionGroup, None)))
+            .chain(members.into_iter().map(|(g, u)| (format!("group:{g}"), TaskKind::AddGroupMember, Some(u))));
+        let at = event.occurred_at();
+        for (index, (target, kind, user)) in owed.enumerate() {
+            if kind == TaskKind::AddGroupMember {
+                let group = target.strip_prefix("group:").unwrap_or_default().to_owned();
+                self.mark_queued(tenant, &group, user.as_deref().unwrap_or_default());
+            }
+            self.insert(NewTask { tenant, task_id: task_id(event, index), target, kind, user_id: user, sku_id: None, due: at, at });
+        }
     }
 
     fn apply_domain(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
@@ -292,8 +421,8 @@ impl OutboxFold {
                 let (kind, user, target) = (task.kind, task.user_id.clone(), task.target.clone());
                 if kind == TaskKind::ProvisionGroup.as_str() {
                     let group = target.strip_prefix("group:").unwrap_or_default().to_owned();
-                    if let Some(object_id) = self.groups.get_mut(&(tenant.clone(), group)) {
-                        object_id.clone_from(&graph_object_id);
+                    if let Some(state) = self.groups.get_mut(&(tenant.clone(), group)) {
+                        state.graph_object_id.clone_from(&graph_object_id);
                     }
                 }
                 if let Some(user) = user
@@ -339,10 +468,15 @@ impl OutboxFold {
             Microsoft365Event::Microsoft365Disconnected => false,
             _ => return Ok(()),
         };
+        let tenant = tenant_of(event)?;
+        let was_connected = self.connected(&tenant);
         self.tenants
-            .entry(tenant_of(event)?)
+            .entry(tenant.clone())
             .or_insert_with(|| TenantState { connected, deprovision_action: "BLOCK_SIGN_IN".to_owned() })
             .connected = connected;
+        if connected && !was_connected {
+            self.backfill(event, &tenant);
+        }
         Ok(())
     }
 
@@ -373,7 +507,7 @@ impl Fold for OutboxFold {
     }
 
     async fn write(self: Box<Self>, tx: &mut Tx) -> Result<(), ProjectionError> {
-        let Self { tenants, users, domains, groups, tasks, .. } = *self;
+        let Self { tenants, users, domains, groups, members, tasks, .. } = *self;
         insert_rows(
             tx,
             "outbox_tenants",
@@ -400,8 +534,19 @@ impl Fold for OutboxFold {
         insert_rows(
             tx,
             "outbox_groups",
-            &["tenant_id", "group_id", "graph_object_id"],
-            groups.into_iter().map(|((tenant, group), object_id)| vec![Arg::from(tenant), Arg::from(group), Arg::from(object_id)]),
+            &["tenant_id", "group_id", "graph_object_id", "deleted"],
+            groups
+                .into_iter()
+                .map(|((tenant, group), g)| vec![Arg::from(tenant), Arg::from(group), Arg::from(g.graph_object_id), Arg::from(g.deleted)]),
+        )
+        .await?;
+        insert_rows(
+            tx,
+            "outbox_group_members",
+            &["tenant_id", "group_id", "user_id", "queued"],
+            members
+                .into_iter()
+                .map(|((tenant, group, user), queued)| vec![Arg::from(tenant), Arg::from(group), Arg::from(user), Arg::from(queued)]),
         )
         .await?;
         insert_rows(
