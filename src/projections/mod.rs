@@ -5,6 +5,7 @@
 mod api_keys;
 mod domains;
 mod groups;
+mod jobs;
 mod microsoft365;
 mod outbox;
 mod runner;
@@ -66,6 +67,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(sign_ins::SignInsProjection),
         Arc::new(microsoft365::Microsoft365Projection),
         Arc::new(outbox::OutboxProjection),
+        Arc::new(jobs::JobsProjection),
     ]
 }
 

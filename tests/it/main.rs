@@ -18,6 +18,7 @@ mod graph_connection;
 mod groups;
 mod health;
 mod isolation;
+mod jobs;
 mod metrics;
 mod outbox;
 mod outbox_restart;
