@@ -68,14 +68,16 @@ pub async fn graph_emulator(
     listen: std::net::SocketAddr,
     seed: Option<&std::path::Path>,
     public_base_url: Option<String>,
+    max_log_entries: usize,
 ) -> anyhow::Result<()> {
-    crate::telemetry::init(crate::config::LogFormat::Text, "info");
+    crate::telemetry::init(crate::config::LogFormat::Text, "warn");
     let seed = match seed {
         Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
         None => crate::emulator::Seed::default(),
     };
     let listener = TcpListener::bind(listen)?;
-    let server = crate::emulator::serve(listener, crate::emulator::EmulatorConfig { seed, public_base_url, ..Default::default() })?;
+    let server =
+        crate::emulator::serve(listener, crate::emulator::EmulatorConfig { seed, public_base_url, max_log_entries, ..Default::default() })?;
     tracing::info!(%listen, "Microsoft Graph emulator is serving");
     server.await?;
     Ok(())

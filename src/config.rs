@@ -75,6 +75,17 @@ pub struct Settings {
     pub outbox_backoff_max_ms: u64,
     /// Timeout of one Microsoft Graph or token request.
     pub graph_timeout_seconds: u64,
+    /// Whether independent Graph requests travel together in JSON `$batch` requests (outbox,
+    /// import); off sends each on its own (escape hatch, and the benchmark's baseline).
+    pub graph_batch: bool,
+    /// Import/export job workers in this process (0: this instance runs no jobs).
+    pub jobs_workers: usize,
+    /// How often an idle job worker looks for a job, and a running export for its progress.
+    pub jobs_poll_ms: u64,
+    /// How long a claimed job is a worker's before another instance may resume it.
+    pub jobs_lease_seconds: u64,
+    /// Users per page an import asks Microsoft Graph for (`$top`, at most 999).
+    pub import_page_size: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +128,12 @@ impl Settings {
             .set_default("outbox_max_attempts", 10)?
             .set_default("outbox_backoff_base_ms", 1_000)?
             .set_default("outbox_backoff_max_ms", 300_000)?
-            .set_default("graph_timeout_seconds", 30)?;
+            .set_default("graph_timeout_seconds", 30)?
+            .set_default("graph_batch", true)?
+            .set_default("jobs_workers", 1)?
+            .set_default("jobs_poll_ms", 500)?
+            .set_default("jobs_lease_seconds", 60)?
+            .set_default("import_page_size", 999)?;
         let file = file.map(PathBuf::from).or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml).required(true));
@@ -169,6 +185,20 @@ impl Settings {
             workers: self.outbox_workers,
             poll_interval: std::time::Duration::from_millis(self.outbox_poll_ms.max(10)),
             lease: std::time::Duration::from_secs(self.outbox_lease_seconds.max(1)),
+            max_attempts: self.outbox_max_attempts.max(1),
+            backoff_base: std::time::Duration::from_millis(self.outbox_backoff_base_ms.max(1)),
+            backoff_max: std::time::Duration::from_millis(self.outbox_backoff_max_ms.max(self.outbox_backoff_base_ms).max(1)),
+            batch: self.graph_batch,
+        }
+    }
+
+    pub fn jobs(&self) -> crate::jobs::JobSettings {
+        crate::jobs::JobSettings {
+            workers: self.jobs_workers,
+            poll_interval: std::time::Duration::from_millis(self.jobs_poll_ms.max(10)),
+            lease: std::time::Duration::from_secs(self.jobs_lease_seconds.max(5)),
+            page_size: self.import_page_size.clamp(1, 999),
+            batch: self.graph_batch,
             max_attempts: self.outbox_max_attempts.max(1),
             backoff_base: std::time::Duration::from_millis(self.outbox_backoff_base_ms.max(1)),
             backoff_max: std::time::Duration::from_millis(self.outbox_backoff_max_ms.max(self.outbox_backoff_base_ms).max(1)),

@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod emulator;
 pub mod eventstore;
+pub mod jobs;
 pub mod observability;
 pub mod outbox;
 pub mod projections;

@@ -47,6 +47,9 @@ enum Command {
         /// The URL clients reach it by (nextLinks, token audience); default http://LISTEN.
         #[arg(long)]
         base_url: Option<String>,
+        /// The request log keeps this many latest entries (load tests count round trips in it).
+        #[arg(long, default_value_t = 10_000)]
+        max_log_entries: usize,
     },
     /// Prints a new random master key (`id:base64`) for TESSERA_MASTER_KEY.
     GenerateMasterKey {
@@ -66,8 +69,8 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", tessera::crypto::MasterKey::generate(id.clone())?.to_text());
         return Ok(());
     }
-    if let Command::GraphEmulator { listen, seed, base_url } = &cli.command {
-        return cli::graph_emulator(*listen, seed.as_deref(), base_url.clone()).await;
+    if let Command::GraphEmulator { listen, seed, base_url, max_log_entries } = &cli.command {
+        return cli::graph_emulator(*listen, seed.as_deref(), base_url.clone(), *max_log_entries).await;
     }
     let settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(settings.log_format, &settings.log);

@@ -150,6 +150,7 @@ pub async fn build(settings: &Settings, listener: TcpListener, dns_override: Opt
 
     tasks.push(spawn_key_rollover(app.clone(), Duration::from_secs(settings.key_rollover_check_seconds.max(1)), shutdown.clone()));
     tasks.extend(crate::outbox::spawn(app.clone(), settings.outbox(), shutdown.clone()));
+    tasks.extend(crate::jobs::spawn(app.clone(), settings.jobs(), shutdown.clone()));
 
     let schema = api::graphql::schema(app.clone());
     let port = listener.local_addr()?.port();

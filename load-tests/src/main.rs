@@ -21,6 +21,7 @@
 mod audit_read;
 mod baseline;
 mod events;
+mod graph;
 mod signin;
 
 use std::collections::HashMap;
@@ -97,6 +98,32 @@ enum Command {
         /// Pages followed by cursor before starting again at the first page.
         #[arg(long, default_value_t = 20)]
         pages: usize,
+    },
+    /// Sets up a tenant with N assigned users not yet in Microsoft 365, and an emulated Entra
+    /// tenant for it (the setup of `graph-export`).
+    GraphSetup {
+        /// Base URL of `tessera graph-emulator`.
+        #[arg(long)]
+        emulator: String,
+        #[arg(long, default_value_t = 10_000)]
+        users: u64,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+    },
+    /// Connects a `graph-setup` tenant to the emulator and times `startExportUsers`; counts the
+    /// HTTP round trips in the emulator's request log.
+    GraphExport {
+        #[arg(long)]
+        emulator: String,
+        #[arg(long)]
+        admin_key: String,
+        #[arg(long)]
+        entra_tenant: String,
+        #[arg(long)]
+        client_id: String,
+        /// Share of `/v1.0/users` requests the emulator answers 429 (Retry-After 1 s).
+        #[arg(long, default_value_t = 0.0)]
+        throttle: f64,
     },
     /// Writes users' histories (5 events each) straight into a store through the event store,
     /// with no server: the setup of the audit benchmarks.
@@ -212,6 +239,15 @@ async fn main() -> anyhow::Result<()> {
             read(&api, &cli.operator_key, &tenant, requests, pages, with_licenses).await?
         }
         Command::AuditRead { tenant, requests, pages } => audit_read::run(&api, &cli.operator_key, &tenant, requests, pages).await?,
+        Command::GraphSetup { emulator, users, clients } => {
+            let dns = Dns::start(cli.dns).await?;
+            graph::setup(&api, &cli.operator_key, &dns, &emulator, users, clients).await?
+        }
+        Command::GraphExport { emulator, admin_key, entra_tenant, client_id, throttle } => {
+            let run =
+                graph::Export { admin_key: &admin_key, entra_tenant: &entra_tenant, client_id: &client_id, emulator: &emulator, throttle };
+            graph::export(&api, &run).await?
+        }
         Command::SeedEvents { database_url, users, clients, master_key } => {
             events::seed(&database_url, &master_key, users, clients).await?
         }

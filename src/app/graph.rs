@@ -164,4 +164,14 @@ pub trait GraphApi: Send + Sync {
     async fn token(&self, connection: &GraphConnection) -> Result<AccessToken, GraphError>;
     /// Sends one request; a 2xx is `Ok`, anything else an error with Graph's code.
     async fn call(&self, connection: &GraphConnection, request: GraphRequest) -> Result<GraphResponse, GraphError>;
+    /// Sends independent requests (at most 20) together, as one JSON `$batch` where the client
+    /// can; one result per request, in order, each with its own status (a throttled item is
+    /// that item's 429 with its own `Retry-After`). By default: one call after another.
+    async fn batch(&self, connection: &GraphConnection, requests: Vec<GraphRequest>) -> Vec<Result<GraphResponse, GraphError>> {
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            results.push(self.call(connection, request).await);
+        }
+        results
+    }
 }

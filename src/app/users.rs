@@ -53,6 +53,18 @@ impl Tessera {
     /// Creates a user whose UPN is in a verified domain of the tenant and unique in it: the UPN
     /// is claimed on the write side first, so of many racing creations exactly one wins.
     pub async fn create_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, input: NewUser) -> Result<UserId, AppError> {
+        self.create_user_with_anchor(ctx, tenant, input, None).await
+    }
+
+    /// `create_user`, keeping a given ImmutableID (an import adopts the one Microsoft 365 has)
+    /// instead of drawing one.
+    pub(super) async fn create_user_with_anchor(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        input: NewUser,
+        anchor: Option<ImmutableId>,
+    ) -> Result<UserId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         let tenant_id = scope.tenant_id();
         let upn = Upn::parse(&input.user_principal_name)?;
@@ -75,14 +87,17 @@ impl Tessera {
         let upn_pseudonym = self.personal_data().upn_pseudonym(self.db(), &tenant_id, &upn.to_string()).await?;
         self.claim_upn(ctx, tenant_id, &upn, &upn_pseudonym, user_id).await?;
 
-        let mut anchor = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut anchor);
+        let immutable_id = anchor.unwrap_or_else(|| {
+            let mut anchor = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut anchor);
+            ImmutableId::from_bytes(anchor)
+        });
         let command = UserCommand::CreateUser {
             tenant_id,
             user_id,
             upn,
             upn_pseudonym,
-            immutable_id: ImmutableId::from_bytes(anchor),
+            immutable_id,
             profile: Personal::new(profile),
             usage_location: usage_location.or(tenant_state.default_usage_location),
         };

@@ -8,6 +8,7 @@ use super::scratch;
 use crate::db::{Db, Row, Tx};
 use crate::eventstore::{Checkpoint, PersonalData};
 use crate::projections;
+use crate::read::jobs::{ItemRow, JobRow};
 use crate::read::microsoft365::{CompatibilityRow, ConnectionRow, SkuRow};
 use crate::read::outbox::TaskRow;
 use crate::read::sign_ins::SignInRow;
@@ -33,6 +34,15 @@ pub struct ReplayReport {
 }
 
 const SHOWN: usize = 20;
+
+#[derive(sqlx::FromRow, Debug)]
+#[allow(dead_code)] // read through Debug
+struct JobItemLine {
+    tenant_id: String,
+    job_id: String,
+    #[sqlx(flatten)]
+    item: ItemRow,
+}
 
 #[derive(sqlx::FromRow, Debug)]
 #[allow(dead_code)] // read through Debug
@@ -105,6 +115,16 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
         lines::<Triple>(
             &mut tx,
             "SELECT tenant_id AS a, user_id || CASE WHEN assigned THEN ' assigned' ELSE '' END AS b, COALESCE(graph_object_id, '') AS c FROM outbox_users",
+        )
+        .await?,
+    );
+    // Lease columns are the job workers', not derived from events.
+    out.insert("jobs".into(), lines::<JobRow>(&mut tx, &format!("SELECT {} FROM jobs", crate::read::jobs::COLUMNS)).await?);
+    out.insert(
+        "job_items".into(),
+        lines::<JobItemLine>(
+            &mut tx,
+            "SELECT tenant_id, job_id, item_key, user_id, graph_object_id, upn, outcome, error_code, error_message, recorded_at FROM job_items",
         )
         .await?,
     );

@@ -46,6 +46,8 @@ pub enum Reason {
     FederationNotConfirmed,
     GraphCallFailed,
     NoLicenseUnitsLeft,
+    JobNotRunning,
+    NoDomainsToImport,
 }
 
 impl Reason {
@@ -74,6 +76,8 @@ impl Reason {
             Self::FederationNotConfirmed => "FEDERATION_NOT_CONFIRMED",
             Self::GraphCallFailed => "GRAPH_CALL_FAILED",
             Self::NoLicenseUnitsLeft => "NO_LICENSE_UNITS_LEFT",
+            Self::JobNotRunning => "JOB_NOT_RUNNING",
+            Self::NoDomainsToImport => "NO_DOMAINS_TO_IMPORT",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod claim;
 pub mod custom_domain;
 mod error;
 pub mod group;
+pub mod job;
 pub mod microsoft365;
 pub mod personal;
 pub mod provisioning;

@@ -9,6 +9,7 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::claim::UniqueClaim;
 use crate::domain::custom_domain::CustomDomain;
 use crate::domain::group::Group;
+use crate::domain::job::{JobItem, TenantJobs};
 use crate::domain::microsoft365::Microsoft365Connection;
 use crate::domain::provisioning::ProvisioningTask;
 use crate::domain::sign_in::SignIn;
@@ -85,6 +86,8 @@ stores! {
     sign_ins: SignIn,
     microsoft365: Microsoft365Connection,
     provisioning_tasks: ProvisioningTask,
+    tenant_jobs: TenantJobs,
+    job_items: JobItem,
 }
 
 /// How often a command is re-decided on fresh state after losing an optimistic-concurrency race

@@ -32,7 +32,8 @@ struct Due {
     due: i64,
 }
 
-const DUE: &str = "SELECT t.tenant_id, t.task_id, t.kind, t.target, t.user_id, t.sku_id, t.attempts, t.round_attempts, u.graph_object_id,
+pub(super) const DUE: &str =
+    "SELECT t.tenant_id, t.task_id, t.kind, t.target, t.user_id, t.sku_id, t.attempts, t.round_attempts, u.graph_object_id,
        (t.claimed_by IS NOT NULL) AS reclaimed
   FROM outbox_tasks t
   LEFT JOIN outbox_users u ON u.tenant_id = t.tenant_id AND u.user_id = t.user_id

@@ -2,8 +2,10 @@
 //! projection) and push them to Microsoft 365 through Microsoft Graph, recording every
 //! attempt's outcome as an event.
 
-mod backoff;
+pub(crate) mod backoff;
+mod batching;
 mod claim;
+mod claim_batch;
 mod execute;
 pub mod graph;
 mod groups;
@@ -27,4 +29,7 @@ pub struct OutboxSettings {
     pub max_attempts: u32,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// Claim up to 20 due tasks of a tenant at once and send their Graph requests together in
+    /// JSON `$batch` requests (`TESSERA_GRAPH_BATCH`).
+    pub batch: bool,
 }

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::batching::Coalescer;
 use super::claim::{self, Claimed};
+use super::claim_batch;
 use super::execute::Executor;
+use super::graph::batch::MAX_BATCH;
 use super::{OutboxSettings, backoff};
-use crate::app::graph::GraphError;
+use crate::app::graph::{GraphApi, GraphError};
 use crate::app::{AppError, Tessera};
 use crate::domain::provisioning::{AttemptOutcome, TaskKind};
 use crate::domain::values::{GroupId, TenantId, UserId};
@@ -36,13 +39,18 @@ impl Worker {
     async fn run(self, shutdown: CancellationToken) {
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            let pause = match claim::claim(self.app.db(), &self.name, self.settings.lease).await {
-                Ok(Some(task)) => {
+            let claimed = if self.settings.batch {
+                claim_batch::claim_many(self.app.db(), &self.name, self.settings.lease, MAX_BATCH).await
+            } else {
+                claim::claim(self.app.db(), &self.name, self.settings.lease).await.map(|task| task.into_iter().collect())
+            };
+            let pause = match claimed {
+                Ok(tasks) if !tasks.is_empty() => {
                     failures = 0;
-                    self.handle(&task).await;
+                    self.handle_all(tasks).await;
                     continue;
                 }
-                Ok(None) => self.settings.poll_interval,
+                Ok(_) => self.settings.poll_interval,
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     tracing::error!(worker = %self.name, %error, "claiming a provisioning task failed");
@@ -56,9 +64,28 @@ impl Worker {
         }
     }
 
+    /// Runs claimed tasks; several at once share their Graph round trips through `$batch`.
+    async fn handle_all(&self, tasks: Vec<Claimed>) {
+        let shared = match self.app.graph() {
+            Ok(graph) if tasks.len() > 1 => graph,
+            _ => {
+                for task in &tasks {
+                    self.handle(task, None).await;
+                }
+                return;
+            }
+        };
+        let coalescer = Coalescer::new(shared, tasks.len());
+        let runs = tasks.iter().map(|task| async {
+            self.handle(task, Some(&coalescer)).await;
+            coalescer.leave();
+        });
+        futures::future::join(futures::future::join_all(runs), coalescer.drive()).await;
+    }
+
     #[tracing::instrument(skip_all, fields(tenant = %task.tenant_id, task = %task.task_id, kind = %task.kind))]
-    async fn handle(&self, task: &Claimed) {
-        let outcome = match self.attempt(task).await {
+    async fn handle(&self, task: &Claimed, graph: Option<&dyn GraphApi>) {
+        let outcome = match self.attempt(task, graph).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 // Tessera's own trouble (database, decryption), not Microsoft's: no attempt was
@@ -76,11 +103,11 @@ impl Worker {
         }
     }
 
-    async fn attempt(&self, task: &Claimed) -> Result<AttemptOutcome, AppError> {
+    async fn attempt(&self, task: &Claimed, graph: Option<&dyn GraphApi>) -> Result<AttemptOutcome, AppError> {
         let tenant_id = TenantId::parse(&task.tenant_id)?;
         let result = match TaskKind::parse(&task.kind) {
             None => Err(GraphError::local("UNKNOWN_TASK", format!("unknown task kind {}", task.kind))),
-            Some(kind) => self.push(task, tenant_id, kind).await?,
+            Some(kind) => self.push(task, tenant_id, kind, graph).await?,
         };
         Ok(match result {
             Ok(done) => {
@@ -108,6 +135,7 @@ impl Worker {
         task: &Claimed,
         tenant_id: TenantId,
         kind: TaskKind,
+        batched: Option<&dyn GraphApi>,
     ) -> Result<Result<super::execute::Done, GraphError>, AppError> {
         let connection = match self.app.open_connection(tenant_id).await {
             Ok(connection) => connection,
@@ -127,8 +155,9 @@ impl Worker {
             };
             let group = self.app.group_state(tenant_id, GroupId::parse(group_id)?).await?;
             let group_object_id = claim::group_object_id(self.app.db(), &task.tenant_id, group_id).await?;
-            let graph = self.app.graph()?;
-            let executor = super::groups::GroupExecutor { graph: graph.as_ref(), connection: &connection, group_object_id };
+            let shared = self.app.graph()?;
+            let graph = batched.unwrap_or(shared.as_ref());
+            let executor = super::groups::GroupExecutor { graph, connection: &connection, group_object_id };
             return Ok(executor.run(task, kind, &group, group_id).await);
         }
         let user_id = task.user_id.as_deref().map(UserId::parse).transpose()?;
@@ -136,8 +165,8 @@ impl Worker {
             return Ok(Err(GraphError::local("UNKNOWN_TARGET", format!("task target {} is not a user", task.target))));
         };
         let user = self.app.user_state(tenant_id, user_id).await?;
-        let graph = self.app.graph()?;
-        let executor = Executor { graph: graph.as_ref(), connection: &connection };
+        let shared = self.app.graph()?;
+        let executor = Executor { graph: batched.unwrap_or(shared.as_ref()), connection: &connection };
         Ok(executor.run(task, kind, &user).await)
     }
 }

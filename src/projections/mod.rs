@@ -6,6 +6,7 @@ mod api_keys;
 mod domains;
 mod fold;
 mod groups;
+mod jobs;
 mod microsoft365;
 mod outbox;
 mod rebuild;
@@ -76,6 +77,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(sign_ins::SignInsProjection),
         Arc::new(microsoft365::Microsoft365Projection),
         Arc::new(outbox::OutboxProjection),
+        Arc::new(jobs::JobsProjection),
     ]
 }
 

@@ -11,6 +11,7 @@ use crate::args;
 use crate::db::Tx;
 use crate::domain::custom_domain::{CustomDomain, DomainEvent};
 use crate::domain::group::{Group, GroupEvent};
+use crate::domain::job::{JobEvent, TenantJobs, export_task_id};
 use crate::domain::microsoft365::{Microsoft365Connection, Microsoft365Event};
 use crate::domain::provisioning::{ProvisioningTask, TaskEvent, TaskKind};
 use crate::domain::signing_key::{KeyRole, SigningKeyEvent, SigningKeys};
@@ -496,6 +497,40 @@ async fn apply_task(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
     Ok(())
 }
 
+/// An export job hands users to the outbox: one PROVISION_USER task each (still assigned, the
+/// tenant still connected), with an id the job can derive to follow it.
+async fn apply_export(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+    let JobEvent::JobUsersQueued { job_id, user_ids } = decode::<JobEvent>(event)? else { return Ok(()) };
+    let tenant = tenant_of(event)?;
+    if !tenant_state(tx, &tenant).await?.connected {
+        return Ok(());
+    }
+    let at = event.occurred_at();
+    for user in user_ids.iter().map(ToString::to_string) {
+        if !assigned(tx, &tenant, &user).await? {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO outbox_tasks (tenant_id, task_id, seq, target, kind, user_id, sku_id, status, attempts, round_attempts,
+                                       next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox_tasks), $3, $4, $5, NULL, 'PENDING', 0, 0, $6, $7, $8)
+             ON CONFLICT (tenant_id, task_id) DO NOTHING",
+            args![
+                tenant.clone(),
+                export_task_id(&job_id, &user),
+                format!("user:{user}"),
+                TaskKind::ProvisionUser.as_str(),
+                user.clone(),
+                millis(at),
+                at,
+                at
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Projection for OutboxProjection {
     fn name(&self) -> &'static str {
@@ -507,8 +542,17 @@ impl Projection for OutboxProjection {
     }
 
     fn handles(&self, aggregate_type: &str) -> bool {
-        [User::TYPE, ProvisioningTask::TYPE, Microsoft365Connection::TYPE, Tenant::TYPE, CustomDomain::TYPE, SigningKeys::TYPE, Group::TYPE]
-            .contains(&aggregate_type)
+        [
+            User::TYPE,
+            ProvisioningTask::TYPE,
+            Microsoft365Connection::TYPE,
+            Tenant::TYPE,
+            CustomDomain::TYPE,
+            SigningKeys::TYPE,
+            Group::TYPE,
+            TenantJobs::TYPE,
+        ]
+        .contains(&aggregate_type)
     }
 
     fn fold(&self) -> Option<Box<dyn super::Fold>> {
@@ -530,6 +574,9 @@ impl Projection for OutboxProjection {
         }
         if event.aggregate_type == Group::TYPE {
             return apply_group(tx, event).await;
+        }
+        if event.aggregate_type == TenantJobs::TYPE {
+            return apply_export(tx, event).await;
         }
         if event.aggregate_type == Microsoft365Connection::TYPE {
             let connected = match decode::<Microsoft365Event>(event)? {

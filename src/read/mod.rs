@@ -7,6 +7,7 @@ pub mod audit;
 pub mod domains;
 pub mod groups;
 pub mod health;
+pub mod jobs;
 pub mod microsoft365;
 pub mod outbox;
 pub mod sign_ins;

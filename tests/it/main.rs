@@ -19,6 +19,7 @@ mod graph_connection;
 mod groups;
 mod health;
 mod isolation;
+mod jobs;
 mod metrics;
 mod outbox;
 mod outbox_backfill;

@@ -5,6 +5,7 @@ mod codes;
 mod endpoint;
 mod federation;
 mod forget;
+mod jobs;
 mod microsoft365;
 mod mutation;
 mod payload;

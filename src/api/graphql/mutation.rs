@@ -94,6 +94,20 @@ impl Mutation {
         super::microsoft365::refresh_licenses(ctx, tenant_id.as_ref()).await
     }
 
+    /// Starts importing the Microsoft 365 users of `domains` (verified domains of the tenant;
+    /// by default its federated domains): matched by UPN, missing onPremisesImmutableIds set,
+    /// the others created in Tessera and assigned. One import or export job runs per tenant at a
+    /// time (`CONFLICT` otherwise); follow it with `job(id)`.
+    async fn start_import_users(&self, ctx: &Context<'_>, domains: Option<Vec<String>>, tenant_id: Option<ID>) -> Res<super::jobs::Job> {
+        super::jobs::start_import(ctx, domains, tenant_id.as_ref()).await
+    }
+
+    /// Starts pushing every assigned user not yet provisioned into Microsoft 365 (`CONFLICT`
+    /// while another job runs); follow it with `job(id)`.
+    async fn start_export_users(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> Res<super::jobs::Job> {
+        super::jobs::start_export(ctx, tenant_id.as_ref()).await
+    }
+
     /// Puts a FAILED provisioning task back in line.
     async fn retry_task(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<super::provisioning::ProvisioningTask> {
         super::provisioning::retry(ctx, &id, tenant_id.as_ref()).await

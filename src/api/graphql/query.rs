@@ -178,6 +178,23 @@ impl Query {
         super::provisioning::tasks(ctx, tenant_id.as_ref(), status, user_id, first, after).await
     }
 
+    /// An import or export job: progress counts while it runs, the per-user report at the end.
+    async fn job(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> async_graphql::Result<Option<super::jobs::Job>> {
+        super::jobs::job(ctx, &id, tenant_id.as_ref()).await
+    }
+
+    /// The tenant's import and export jobs, newest first (Relay cursor connection; `first` at
+    /// most 100).
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, super::jobs::Job>> {
+        super::jobs::list(ctx, tenant_id.as_ref(), first, after).await
+    }
+
     async fn provisioning_task(
         &self,
         ctx: &Context<'_>,

@@ -30,6 +30,15 @@ pub fn of(aggregate_type: &str, aggregate_id: &str, payload: &Value) -> Option<S
                 None => details.get("account").and_then(Value::as_str).map(|a| format!("account:{a}")),
             }
         }
+        // A job's outcome for one user: that user, or (nobody in Tessera holds the UPN) the
+        // pseudonym of the UPN.
+        "JobItem" => {
+            let item = payload.as_object()?.values().next()?;
+            match item.get("user_id").and_then(Value::as_str) {
+                Some(user) => Some(format!("user:{user}")),
+                None => item.get("upn_pseudonym").and_then(Value::as_str).map(|a| format!("account:{a}")),
+            }
+        }
         _ => None,
     }
 }

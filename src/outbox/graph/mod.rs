@@ -3,6 +3,7 @@
 //! `client-request-id` each, Microsoft's error bodies read into typed errors.
 
 mod assertion;
+pub mod batch;
 mod errors;
 
 use std::collections::HashMap;
@@ -184,6 +185,24 @@ impl GraphApi for HttpGraph {
                 self.send(connection, &token, &request).await
             }
             other => other,
+        }
+    }
+
+    #[allow(clippy::result_large_err)] // like every call's error: Microsoft's whole answer
+    async fn batch(&self, connection: &GraphConnection, requests: Vec<GraphRequest>) -> Vec<Result<GraphResponse, GraphError>> {
+        if requests.len() <= 1 || requests.len() > batch::MAX_BATCH {
+            let mut results = Vec::with_capacity(requests.len());
+            for request in requests {
+                results.push(self.call(connection, request).await);
+            }
+            return results;
+        }
+        let count = requests.len();
+        let envelope = batch::envelope(&requests);
+        match self.call(connection, envelope).await {
+            Ok(answer) => batch::split(count, &answer),
+            // The whole batch failed (throttled, dropped): every item did.
+            Err(e) => (0..count).map(|_| Err(e.clone())).collect(),
         }
     }
 }

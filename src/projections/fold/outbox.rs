@@ -11,6 +11,7 @@ use super::{Fold, Key, insert_rows};
 use crate::db::{Arg, Tx};
 use crate::domain::custom_domain::{CustomDomain, DomainEvent};
 use crate::domain::group::{Group, GroupEvent};
+use crate::domain::job::{JobEvent, TenantJobs, export_task_id};
 use crate::domain::microsoft365::{GraphFailure, Microsoft365Connection, Microsoft365Event};
 use crate::domain::provisioning::{ProvisioningTask, TaskEvent, TaskKind};
 use crate::domain::signing_key::{KeyRole, SigningKeyEvent, SigningKeys};
@@ -462,6 +463,32 @@ impl OutboxFold {
         Ok(())
     }
 
+    /// An export job's users: one PROVISION_USER each, still assigned, the tenant still connected.
+    fn apply_export(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let JobEvent::JobUsersQueued { job_id, user_ids } = decode::<JobEvent>(event)? else { return Ok(()) };
+        let tenant = tenant_of(event)?;
+        if !self.connected(&tenant) {
+            return Ok(());
+        }
+        let at = event.occurred_at();
+        for user in user_ids.iter().map(ToString::to_string) {
+            if !self.assigned(&(tenant.clone(), user.clone())) {
+                continue;
+            }
+            self.insert(NewTask {
+                tenant: &tenant,
+                task_id: export_task_id(&job_id, &user),
+                target: format!("user:{user}"),
+                kind: TaskKind::ProvisionUser,
+                user_id: Some(user),
+                sku_id: None,
+                due: at,
+                at,
+            });
+        }
+        Ok(())
+    }
+
     fn apply_connection(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
         let connected = match decode::<Microsoft365Event>(event)? {
             Microsoft365Event::Microsoft365Connected { .. } => true,
@@ -502,6 +529,7 @@ impl Fold for OutboxFold {
             t if t == Group::TYPE => self.apply_group(event),
             t if t == Microsoft365Connection::TYPE => self.apply_connection(event),
             t if t == Tenant::TYPE => self.apply_tenant(event),
+            t if t == TenantJobs::TYPE => self.apply_export(event),
             _ => Ok(()),
         }
     }

@@ -86,15 +86,26 @@ pub fn settings(database_url: &str, data_dir: PathBuf, dns: std::net::SocketAddr
         outbox_backoff_base_ms: 50,
         outbox_backoff_max_ms: 2_000,
         graph_timeout_seconds: 5,
+        graph_batch: true,
+        jobs_workers: 1,
+        jobs_poll_ms: 100,
+        jobs_lease_seconds: 30,
+        import_page_size: 999,
     }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// `spawn_app` with some settings changed.
+pub async fn spawn_app_with(backend: Backend, change: impl FnOnce(&mut Settings)) -> TestApp {
     tessera::telemetry::init(LogFormat::Text, "warn");
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database(backend, dir.path()).await;
     let dns = TestDns::start().await;
-    let settings = settings(&database_url, dir.path().to_path_buf(), dns.addr);
+    let mut settings = settings(&database_url, dir.path().to_path_buf(), dns.addr);
+    change(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let lookup: Arc<dyn TxtLookup> = Arc::new(HickoryTxtLookup::new(&[dns.addr]).unwrap());
     let running = tessera::startup::build(&settings, listener, Some(lookup)).await.expect("start tessera");

@@ -5,7 +5,7 @@ pub mod graph;
 pub mod process;
 
 #[allow(unused_imports)]
-pub use app::{Backend, TestApp, code, fresh_database, settings, spawn_app};
+pub use app::{Backend, TestApp, code, fresh_database, settings, spawn_app, spawn_app_with};
 
 pub fn app_master_key() -> &'static str {
     app::MASTER_KEY
