@@ -82,6 +82,9 @@ pub(crate) fn serve(listener: TcpListener, config: EmulatorConfig) -> io::Result
             .default_service(web::to(not_found))
     })
     .workers(workers)
+    // A saturated test machine can be slow to deliver a request head; Graph would not answer
+    // that with 408, so the emulator waits.
+    .client_request_timeout(std::time::Duration::ZERO)
     .disable_signals()
     .shutdown_timeout(5)
     .on_connect(conn::remember_socket)
