@@ -59,6 +59,8 @@ async fn a_thousand_users_under_faults_survive_a_sigkill_of_the_server(backend: 
     let killed_at = emu.requests().await.last().map(|e| e["seq"].as_u64().unwrap()).unwrap_or(0);
 
     let mut process = crate::helpers::process::serve(&database_url, dns.addr, port, OUTBOX);
+    // A new client: the old one's pooled keep-alive connections died with the killed process.
+    let api = Api::on_port(port);
     api.ready().await;
     let tasks = api.all_succeeded(&admin, USERS * 2, Duration::from_secs(240)).await;
     process.kill().unwrap();
