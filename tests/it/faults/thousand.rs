@@ -47,8 +47,9 @@ async fn a_thousand_users_under_thirty_percent_faults_are_provisioned_once_in_or
     for kind in ["throttle", "unavailable", "drop", "lostAnswer"] {
         assert!(faults.get(kind).copied().unwrap_or(0) > 20, "too few {kind} faults: {faults:?}");
     }
-    // The mix is near its 30 % (a loose bound: it is random, though seeded).
-    assert!(graph_faults * 100 > graph_requests * 22 && graph_faults * 100 < graph_requests * 38, "{graph_faults} of {graph_requests}");
+    // The mix is near its 30 % (a loose bound: it is random, though seeded, and a fault on a
+    // whole `$batch` request counts once while its items count as requests).
+    assert!(graph_faults * 100 > graph_requests * 15 && graph_faults * 100 < graph_requests * 38, "{graph_faults} of {graph_requests}");
     assert!(tasks.iter().any(|t| t["attempts"].as_i64().unwrap() > 2), "the faults should have forced repeated retries");
     assert_provisioned_once_in_order(&emu, &users, &tasks).await;
 }
