@@ -44,15 +44,9 @@ pub(super) const DUE: &str =
  ORDER BY t.seq
  LIMIT 1";
 
-/// Takes the oldest due task, leasing it to `worker` for `lease`.
-pub async fn claim(db: &Db, worker: &str, lease: Duration) -> Result<Option<Claimed>, DbError> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let sql = match db.backend() {
-        Backend::Postgres => format!("{DUE} FOR UPDATE OF t SKIP LOCKED"),
-        Backend::Sqlite => DUE.to_owned(),
-    };
-    // A cheap look first: idle workers poll often, and on SQLite every claim transaction takes
-    // the database's one write lock.
+/// A cheap look before a claim: idle workers poll often, and on SQLite every claim transaction
+/// takes the database's one write lock.
+pub(super) async fn anything_due(db: &Db, now: i64) -> Result<bool, DbError> {
     let mut look = db.begin_read().await?;
     let due: Option<Due> = look
         .fetch_optional(
@@ -62,7 +56,17 @@ pub async fn claim(db: &Db, worker: &str, lease: Duration) -> Result<Option<Clai
         )
         .await?;
     look.commit().await?;
-    if due.is_none() {
+    Ok(due.is_some())
+}
+
+/// Takes the oldest due task, leasing it to `worker` for `lease`.
+pub async fn claim(db: &Db, worker: &str, lease: Duration) -> Result<Option<Claimed>, DbError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let sql = match db.backend() {
+        Backend::Postgres => format!("{DUE} FOR UPDATE OF t SKIP LOCKED"),
+        Backend::Sqlite => DUE.to_owned(),
+    };
+    if !anything_due(db, now).await? {
         return Ok(None);
     }
     let mut tx = db.begin_system().await?;

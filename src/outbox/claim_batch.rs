@@ -5,29 +5,14 @@
 
 use std::time::Duration;
 
-use super::claim::{Claimed, DUE};
+use super::claim::{Claimed, DUE, anything_due};
 use crate::args;
 use crate::db::{Backend, Db, DbError};
-
-#[derive(sqlx::FromRow)]
-struct Due {
-    #[allow(dead_code)] // only its presence matters
-    due: i64,
-}
 
 /// Takes up to `max` due tasks of the tenant whose task is oldest, leasing them to `worker`.
 pub async fn claim_many(db: &Db, worker: &str, lease: Duration, max: usize) -> Result<Vec<Claimed>, DbError> {
     let now = chrono::Utc::now().timestamp_millis();
-    let mut look = db.begin_read().await?;
-    let due: Option<Due> = look
-        .fetch_optional(
-            "SELECT CAST(1 AS BIGINT) AS due FROM outbox_tasks WHERE status = 'PENDING' AND next_attempt_at <= $1
-                AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1",
-            args![now],
-        )
-        .await?;
-    look.commit().await?;
-    if due.is_none() {
+    if !anything_due(db, now).await? {
         return Ok(Vec::new());
     }
     let limited = DUE.replace("LIMIT 1", &format!("LIMIT {}", max.max(1)));
