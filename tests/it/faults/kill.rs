@@ -62,7 +62,7 @@ async fn a_thousand_users_under_faults_survive_a_sigkill_of_the_server(backend: 
     // A new client: the old one's pooled keep-alive connections died with the killed process.
     let api = Api::on_port(port);
     api.ready().await;
-    let tasks = api.all_succeeded(&admin, USERS * 2, Duration::from_secs(240)).await;
+    let tasks = api.all_succeeded(&admin, USERS * 2, Duration::from_secs(90)).await;
     process.kill().unwrap();
     process.wait().unwrap();
     eprintln!("{done_at_kill} of {} tasks done at the kill; all done {:?} after the users were assigned", USERS * 2, started.elapsed());

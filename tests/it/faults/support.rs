@@ -93,10 +93,11 @@ impl Api {
         }
     }
 
-    /// Waits until there are `count` tasks and all succeeded; fails on a FAILED one or after
-    /// `limit`.
-    pub async fn all_succeeded(&self, key: &str, count: usize, limit: Duration) -> Vec<Value> {
-        let started = Instant::now();
+    /// Waits until there are `count` tasks and all succeeded; fails on a FAILED one, or when no
+    /// task has succeeded for `stall` (progress, not a wall-clock deadline: on a loaded machine
+    /// the run is slower, never stuck).
+    pub async fn all_succeeded(&self, key: &str, count: usize, stall: Duration) -> Vec<Value> {
+        let mut progress = (0, Instant::now());
         loop {
             let tasks = self.tasks(key).await;
             let failed: Vec<&Value> = tasks.iter().filter(|t| t["status"] == "FAILED" || t["status"] == "CANCELLED").collect();
@@ -105,7 +106,10 @@ impl Api {
                 return tasks;
             }
             let done = tasks.iter().filter(|t| t["status"] == "SUCCEEDED").count();
-            assert!(started.elapsed() < limit, "{done} of {count} tasks succeeded after {limit:?}");
+            if done > progress.0 {
+                progress = (done, Instant::now());
+            }
+            assert!(progress.1.elapsed() < stall, "{done} of {count} tasks succeeded; none for {stall:?}");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }

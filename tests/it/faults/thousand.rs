@@ -39,7 +39,7 @@ async fn a_thousand_users_under_thirty_percent_faults_are_provisioned_once_in_or
     let started = Instant::now();
     let users = api.assigned_users(&admin, "user", USERS).await;
     let assigned = started.elapsed();
-    let tasks = api.all_succeeded(&admin, USERS * 2, Duration::from_secs(240)).await;
+    let tasks = api.all_succeeded(&admin, USERS * 2, Duration::from_secs(90)).await;
     eprintln!("{USERS} users assigned in {assigned:?}, all provisioned after {:?}", started.elapsed());
 
     let log = emu.requests().await;

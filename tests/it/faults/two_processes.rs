@@ -46,7 +46,7 @@ async fn two_server_processes_share_the_outbox_without_doing_a_task_twice() {
     let started = Instant::now();
     let (mut users, more) = tokio::join!(api_a.assigned_users(&admin, "a", USERS / 2), api_b.assigned_users(&admin, "b", USERS / 2));
     users.extend(more);
-    let tasks = api_b.all_succeeded(&admin, USERS * 2, Duration::from_secs(180)).await;
+    let tasks = api_b.all_succeeded(&admin, USERS * 2, Duration::from_secs(90)).await;
     // Read while a server still runs (every task has its outcome event by now).
     let events = audit_counts(&api_a, &admin).await;
     a.kill().unwrap();

@@ -58,7 +58,9 @@ pub fn settings(database_url: &str, data_dir: PathBuf, dns: std::net::SocketAddr
         operator_key: Some(OPERATOR_KEY.to_owned().into()),
         dns_nameservers: dns.to_string(),
         db_max_connections: 5,
-        projection_wait_ms: 5_000,
+        // A CI machine under load can lag seconds behind; a slow read model must not read as a
+        // failed mutation (the wait ends as soon as the read models catch up).
+        projection_wait_ms: 60_000,
         projection_poll_ms: 100,
         readiness_max_lag_seconds: 30,
         shutdown_timeout_seconds: 2,

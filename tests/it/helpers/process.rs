@@ -14,6 +14,8 @@ pub fn serve(database_url: &str, dns: std::net::SocketAddr, port: u16, extra: &[
         .env("TESSERA_ARGON2_MEMORY_KIB", "1024")
         .env("TESSERA_ARGON2_ITERATIONS", "1")
         .env("TESSERA_LOG", "warn")
+        // As in spawn_app: under load the read models may lag seconds behind a mutation.
+        .env("TESSERA_PROJECTION_WAIT_MS", "60000")
         .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
