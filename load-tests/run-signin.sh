@@ -134,6 +134,12 @@ for r in rows:
         print(f"  password sign-ins: {p['sign_ins_per_second']:.1f}/s = {p['sign_ins_per_second'] / mean(argon):.3f} x argon2id (target >= 0.8); "
               f"whole flow p50 {ms(p['latency_whole_flow']['p50_ms'])} ms, p99 {ms(p['latency_whole_flow']['p99_ms'])} ms; "
               f"password post p99 {ms(p['latency_password_post']['p99_ms'])} ms; errors {p['errors']}")
+        c = s.get("cpu_per_token")
+        if c:
+            sign_ms = 1000 * rows[0]["processes"] / mean(rsa)
+            print(f"  CPU per SSO token: machine {c['machine_busy_ms']:.2f} ms (server {ms(c['server_ms'])}, load generator {ms(c['load_generator_ms'])}, "
+                  f"PostgreSQL and others {c['others_ms']:.2f}; cores {100 * c['machine_busy_share']:.0f} % busy); one signature = {sign_ms:.2f} ms of a core, "
+                  f"so the ratio cannot exceed {sign_ms / c['machine_busy_ms']:.2f} while the rest of a token costs what it costs")
         m = r["server_rss_mb"]
         print(f"  server RSS MB: idle {ms(m['idle_after_setup'])}, max during SSO {ms(m['max_during_sso'])}, "
               f"max during password {ms(m['max_during_password'])}, peak (VmHWM) {ms(m['peak_since_start_vmhwm'])}")

@@ -20,6 +20,7 @@
 
 mod audit_read;
 mod baseline;
+mod cpu;
 mod events;
 mod graph;
 mod signin;

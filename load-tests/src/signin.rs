@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::baseline::PASSWORD;
-use super::{Api, Dns, Samples, Tenant, text};
+use super::{Api, Dns, Samples, Tenant, cpu, text};
 
 /// What Microsoft sends (no `wreply`: the token goes to the global login endpoint), with a
 /// `wctx` of a realistic length.
@@ -233,6 +233,20 @@ impl Rss {
     }
 }
 
+/// CPU snapshots taken when the measured window opens and when it closes.
+fn cpu_window(
+    server_pid: Option<u32>,
+    from: Instant,
+    to: Instant,
+) -> tokio::task::JoinHandle<(Option<cpu::Snapshot>, Option<cpu::Snapshot>)> {
+    tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let first = cpu::snapshot(server_pid);
+        tokio::time::sleep_until(to.into()).await;
+        (first, cpu::snapshot(server_pid))
+    })
+}
+
 /// Completions of one kind: latency samples of those ending inside the window.
 #[derive(Default)]
 struct Window {
@@ -337,6 +351,7 @@ async fn sso(pages: &Pages, tenant: &SignInTenant, options: &Options) -> anyhow:
     let started = Instant::now();
     let measure_from = started + options.warmup;
     let end = measure_from + options.measured;
+    let cpu = cpu_window(options.server_pid, measure_from, end);
     let mut tasks = Vec::new();
     for (cookie, upn) in sessions.clone() {
         let pages = pages.clone();
@@ -361,11 +376,13 @@ async fn sso(pages: &Pages, tenant: &SignInTenant, options: &Options) -> anyhow:
     }
     let seconds = options.measured.as_secs_f64();
     let tokens = all.latency.0.len();
+    let (from, to) = cpu.await?;
     Ok((
         json!({
             "tokens": tokens,
             "seconds": seconds,
             "tokens_per_second": tokens as f64 / seconds,
+            "cpu_per_token": cpu::per_operation(from, to, tokens),
             "errors": all.errors,
             "first_error": all.first_error,
             "latency": all.latency.summary(),
@@ -378,6 +395,7 @@ async fn password(pages: &Pages, tenant: &SignInTenant, options: &Options) -> an
     let started = Instant::now();
     let measure_from = started + options.warmup;
     let end = measure_from + options.measured;
+    let cpu = cpu_window(options.server_pid, measure_from, end);
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..options.clients {
@@ -414,11 +432,13 @@ async fn password(pages: &Pages, tenant: &SignInTenant, options: &Options) -> an
     }
     let seconds = options.measured.as_secs_f64();
     let sign_ins = all.latency.0.len();
+    let (from, to) = cpu.await?;
     Ok((
         json!({
             "sign_ins": sign_ins,
             "seconds": seconds,
             "sign_ins_per_second": sign_ins as f64 / seconds,
+            "cpu_per_sign_in": cpu::per_operation(from, to, sign_ins),
             "errors": all.errors,
             "first_error": all.first_error,
             "latency_whole_flow": all.latency.summary(),
