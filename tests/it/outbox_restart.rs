@@ -3,18 +3,18 @@
 //! license, because claimed tasks come back after their lease and a create whose answer was lost
 //! is looked up before it is repeated.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::graph::{CLIENT, E3, ENTRA_TENANT, Emulator, SECRET};
+use crate::helpers::process::ServerProcess;
 use crate::helpers::{Backend, TestDns, fresh_database};
 
 both_backends!(a_killed_server_still_provisions_everyone_exactly_once);
 
-fn start_server(database_url: &str, dns: std::net::SocketAddr, port: u16) -> Child {
+fn start_server(database_url: &str, dns: std::net::SocketAddr, port: u16) -> ServerProcess {
     let outbox = [
         ("TESSERA_OUTBOX_POLL_MS", "50"),
         ("TESSERA_OUTBOX_LEASE_SECONDS", "2"),

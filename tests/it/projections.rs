@@ -1,4 +1,4 @@
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -6,6 +6,7 @@ use serde_json::json;
 use tessera::db::Db;
 
 use crate::both_backends;
+use crate::helpers::process::ServerProcess;
 use crate::helpers::{Backend, TestDns, fresh_database, spawn_app};
 
 both_backends!(rebuild_gives_identical_read_models, a_killed_process_loses_nothing);
@@ -72,7 +73,7 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown projection"));
 }
 
-fn start_server(database_url: &str, dns: std::net::SocketAddr, port: u16) -> Child {
+fn start_server(database_url: &str, dns: std::net::SocketAddr, port: u16) -> ServerProcess {
     crate::helpers::process::serve(database_url, dns, port, &[])
 }
 
