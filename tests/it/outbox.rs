@@ -184,11 +184,13 @@ async fn faults_still_end_provisioned_exactly_once_in_order(backend: Backend) {
     let app = spawn_app(backend).await;
     let emu = Emulator::start().await;
     let admin = connected_tenant(&app, &emu).await;
-    // About 30% of Graph requests (and of token requests) throttled, unavailable or dropped.
+    // About 30% of Graph requests (and of token requests) throttled, unavailable, dropped, or
+    // carried out with the answer lost; `$batch` is on, so whole batches meet them too.
     emu.faults(json!([
-        {"kind": "throttle", "pathPrefix": "/v1.0/", "rate": 0.12, "retryAfterSeconds": 1},
-        {"kind": "unavailable", "pathPrefix": "/v1.0/", "rate": 0.1},
-        {"kind": "drop", "pathPrefix": "/v1.0/", "rate": 0.1},
+        {"kind": "throttle", "pathPrefix": "/v1.0/", "rate": 0.10, "retryAfterSeconds": 1},
+        {"kind": "unavailable", "pathPrefix": "/v1.0/", "rate": 0.08},
+        {"kind": "drop", "pathPrefix": "/v1.0/", "rate": 0.08},
+        {"kind": "lostAnswer", "pathPrefix": "/v1.0/", "rate": 0.08},
         {"kind": "throttle", "pathPrefix": format!("/{}/oauth2", crate::helpers::graph::ENTRA_TENANT), "rate": 0.3, "retryAfterSeconds": 1},
     ]))
     .await;

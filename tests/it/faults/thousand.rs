@@ -22,7 +22,7 @@ async fn a_thousand_users_under_thirty_percent_faults_are_provisioned_once_in_or
     // their outcome's projection do not hold the rest back.
     settings.outbox_workers = 16;
     // One request per call, so every fault hits one task (faults on whole `$batch` requests are
-    // the kill test's, which runs with batching on).
+    // the outbox tests', which run with batching on).
     settings.graph_batch = false;
     // Retries never run out on a saturated machine (timeouts pile up); exactly-once is what is tested.
     settings.outbox_max_attempts = 1_000;
