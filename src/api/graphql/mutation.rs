@@ -166,10 +166,19 @@ impl Mutation {
         tenant_view(ctx, caller, id).await
     }
 
-    async fn set_deprovision_action(&self, ctx: &Context<'_>, action: DeprovisionActionKind, tenant_id: Option<ID>) -> Res<Tenant> {
+    /// What unassigning (or deleting) a user does in Microsoft 365. `graceHours` (0 to 720, default
+    /// 72) is how long DELETE waits; re-assignment within it cancels the deletion. Deletions
+    /// already scheduled keep their time (see `pendingDeletions`).
+    async fn set_deprovision_action(
+        &self,
+        ctx: &Context<'_>,
+        action: DeprovisionActionKind,
+        grace_hours: Option<i32>,
+        tenant_id: Option<ID>,
+    ) -> Res<Tenant> {
         let caller = caller(ctx)?;
         let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
-        let id = app(ctx).set_deprovision_action(caller, tenant, action.into()).await.gql(caller)?;
+        let id = app(ctx).set_deprovision_action(caller, tenant, action.into(), grace_hours).await.gql(caller)?;
         tenant_view(ctx, caller, id).await
     }
 
