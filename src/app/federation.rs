@@ -123,7 +123,7 @@ impl Tessera {
         if connection.is_connected() { self.open_connection(tenant_id).await.map(Some) } else { Ok(None) }
     }
 
-    async fn graph_base(&self, tenant_id: TenantId) -> Result<String, AppError> {
+    pub(super) async fn graph_base(&self, tenant_id: TenantId) -> Result<String, AppError> {
         let connection = self.load::<Microsoft365Connection>(&tenant_id.to_string()).await?;
         Ok(connection.settings.map_or_else(|| DEFAULT_GRAPH_BASE_URL.to_owned(), |s| s.graph_base_url))
     }

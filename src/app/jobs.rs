@@ -9,6 +9,7 @@ use crate::domain::Personal;
 use crate::domain::api_key::Role;
 use crate::domain::custom_domain::CustomDomain;
 use crate::domain::job::{ItemOutcome, JobCommand, JobEnd, JobItem, JobItemCommand, JobKind, TenantJobs};
+use crate::domain::provisioning::GraphText;
 use crate::domain::values::{ApiKeyId, DomainName, ImmutableId, TenantId, UserId};
 use crate::domain::{Reason, user::User};
 
@@ -160,7 +161,7 @@ impl Tessera {
             upn_pseudonym,
             outcome: item.outcome,
             error_code: item.error_code,
-            error_message: item.error_message,
+            error_message: item.error_message.map(|m| GraphText::Personal(Personal::new(m))),
         };
         let id = format!("{}/{}/{}", job.tenant_id, job.job_id, item.key);
         self.store.execute::<JobItem>(&id, command, &ctx.metadata(Some(job.tenant_id))).await?;

@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod context;
 mod cpu_pool;
+mod deprovisioning;
 pub mod dns;
 mod domains;
 mod error;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 pub use api_keys::{NewApiKey, hash_secret};
 pub use context::{ClientOrigin, Principal, RequestContext, TenantScope};
+pub use deprovisioning::{DeprovisionCause, DeprovisionPreview, PendingDeletion};
 pub use error::AppError;
 pub use federation::{FederationAction, FederationPreview, MfaBehavior, PlannedRequest, ScriptFlavor};
 pub use forget::ForgetReport;

@@ -63,7 +63,8 @@ impl Tessera {
         Ok(task_id)
     }
 
-    /// Records what one attempt of a task came to (an event per attempt, for the audit trail)
+    /// Records what one attempt of a task came to (an event per attempt, for the audit trail;
+    /// `user_id` is the person the task is about, whose data Graph's message may quote)
     /// and waits until the outbox shows it, so the task's lease is released by its outcome.
     pub async fn record_attempt(
         &self,
@@ -71,11 +72,13 @@ impl Tessera {
         task_id: &str,
         kind: &str,
         target: &str,
+        user_id: Option<&str>,
         outcome: AttemptOutcome,
     ) -> Result<(), AppError> {
         let mut metadata: EventMetadata = Self::system_metadata("outbox", Some(tenant_id));
         metadata.causation_id = Some(format!("task:{task_id}"));
-        let command = TaskCommand::RecordAttempt { kind: kind.to_owned(), target: target.to_owned(), outcome };
+        let command =
+            TaskCommand::RecordAttempt { kind: kind.to_owned(), target: target.to_owned(), user_id: user_id.map(str::to_owned), outcome };
         self.run_with::<ProvisioningTask>(&metadata, Some(tenant_id), &task_key(tenant_id, task_id), command).await?;
         Ok(())
     }

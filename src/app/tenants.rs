@@ -2,6 +2,9 @@ use super::{AppError, RequestContext, Tessera};
 use crate::domain::tenant::{DeprovisionAction, MfaPolicy, Tenant, TenantCommand};
 use crate::domain::values::{DisplayName, SkuId, TenantId, UsageLocation};
 
+/// The longest grace period the DELETE deprovision action may wait.
+pub const MAX_GRACE_HOURS: u32 = 720;
+
 impl Tessera {
     pub async fn create_tenant(&self, ctx: &RequestContext, name: &str) -> Result<TenantId, AppError> {
         ctx.require_operator()?;
@@ -60,9 +63,14 @@ impl Tessera {
         ctx: &RequestContext,
         tenant: Option<TenantId>,
         action: DeprovisionAction,
+        grace_hours: Option<i32>,
     ) -> Result<TenantId, AppError> {
         let scope = ctx.admin_scope(tenant)?;
-        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetDeprovisionAction { action }).await
+        let grace_hours = grace_hours
+            .map(|h| u32::try_from(h).ok().filter(|h| *h <= MAX_GRACE_HOURS))
+            .map(|h| h.ok_or_else(|| AppError::validation("graceHours", format!("0 to {MAX_GRACE_HOURS} hours (30 days)"))))
+            .transpose()?;
+        self.tenant_command(ctx, scope.tenant_id(), TenantCommand::SetDeprovisionAction { action, grace_hours }).await
     }
 
     pub async fn set_mfa_policy(&self, ctx: &RequestContext, tenant: Option<TenantId>, policy: MfaPolicy) -> Result<TenantId, AppError> {

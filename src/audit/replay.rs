@@ -88,7 +88,8 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
         "outbox_tenants".into(),
         lines::<Triple>(
             &mut tx,
-            "SELECT tenant_id AS a, CASE WHEN connected THEN 'connected' ELSE 'not connected' END AS b, deprovision_action AS c FROM outbox_tenants",
+            "SELECT tenant_id AS a, CASE WHEN connected THEN 'connected' ELSE 'not connected' END AS b,
+                    deprovision_action || ' ' || CAST(delete_grace_hours AS TEXT) || 'h' AS c FROM outbox_tenants",
         )
         .await?,
     );
@@ -114,7 +115,10 @@ async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
         "outbox_users".into(),
         lines::<Triple>(
             &mut tx,
-            "SELECT tenant_id AS a, user_id || CASE WHEN assigned THEN ' assigned' ELSE '' END AS b, COALESCE(graph_object_id, '') AS c FROM outbox_users",
+            "SELECT tenant_id AS a,
+                    user_id || CASE WHEN assigned THEN ' assigned' ELSE '' END || CASE WHEN suspended THEN ' suspended' ELSE '' END
+                            || CASE WHEN missed THEN ' missed' ELSE '' END AS b,
+                    COALESCE(graph_object_id, '') AS c FROM outbox_users",
         )
         .await?,
     );

@@ -29,7 +29,7 @@ impl Done {
 const USER_SELECT: &str = "id,userPrincipalName,onPremisesImmutableId,accountEnabled,assignedLicenses";
 
 /// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
-fn segment(text: &str) -> String {
+pub(crate) fn segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

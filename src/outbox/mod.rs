@@ -6,7 +6,7 @@ pub(crate) mod backoff;
 mod batching;
 mod claim;
 mod claim_batch;
-mod execute;
+pub(crate) mod execute;
 pub mod graph;
 mod groups;
 mod password;

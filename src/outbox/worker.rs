@@ -98,7 +98,9 @@ impl Worker {
             }
         };
         let Ok(tenant_id) = TenantId::parse(&task.tenant_id) else { return };
-        if let Err(error) = self.app.record_attempt(tenant_id, &task.task_id, &task.kind, &task.target, outcome).await {
+        if let Err(error) =
+            self.app.record_attempt(tenant_id, &task.task_id, &task.kind, &task.target, task.user_id.as_deref(), outcome).await
+        {
             tracing::error!(%error, "could not record a provisioning attempt; its lease will expire and it will run again");
         }
     }

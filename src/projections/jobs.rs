@@ -71,6 +71,7 @@ async fn apply_item(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
         decode::<JobItemEvent>(event)?;
     let job = job_id.to_string();
     let upn = if upn.is_forgotten() { FORGOTTEN.to_owned() } else { upn.into_value().unwrap_or_default() };
+    let error_message = error_message.map(|m| m.text().unwrap_or(FORGOTTEN).to_owned());
     let previous: Option<Previous> = tx
         .fetch_optional(
             "SELECT outcome FROM job_items WHERE tenant_id = $1 AND job_id = $2 AND item_key = $3",
@@ -136,12 +137,13 @@ impl Projection for JobsProjection {
         if event.aggregate_type == JobItem::TYPE {
             return apply_item(tx, event).await;
         }
-        // A forgotten person's UPN leaves the reports too.
+        // A forgotten person's UPN, and Graph's messages about them, leave the reports too.
         if event.event_type == "UserForgotten"
             && let UserEvent::UserForgotten { .. } = decode::<UserEvent>(event)?
         {
             tx.execute(
-                "UPDATE job_items SET upn = $1 WHERE tenant_id = $2 AND user_id = $3",
+                "UPDATE job_items SET upn = $1, error_message = CASE WHEN error_message IS NULL THEN NULL ELSE $1 END
+                  WHERE tenant_id = $2 AND user_id = $3",
                 args![FORGOTTEN, tenant_of(event)?, local_id(event).to_owned()],
             )
             .await?;

@@ -13,15 +13,15 @@ use crate::domain::custom_domain::{CustomDomain, DomainEvent};
 use crate::domain::group::{Group, GroupEvent};
 use crate::domain::job::{JobEvent, TenantJobs, export_task_id};
 use crate::domain::microsoft365::{Microsoft365Connection, Microsoft365Event};
-use crate::domain::provisioning::{ProvisioningTask, TaskEvent, TaskKind};
+use crate::domain::provisioning::{ProvisioningTask, ShownFailure, TaskEvent, TaskFailure, TaskKind};
 use crate::domain::signing_key::{KeyRole, SigningKeyEvent, SigningKeys};
 use crate::domain::tenant::{DeprovisionAction, Tenant, TenantEvent};
 use crate::domain::user::{User, UserEvent};
 use crate::eventstore::StoredEvent;
 
-/// How long after unassignment the DELETE deprovision action waits; re-assignment within it
-/// cancels the deletion.
-pub const DELETE_GRACE: TimeDelta = TimeDelta::days(3);
+/// How long after unassignment the DELETE deprovision action waits unless the tenant set another
+/// grace period; re-assignment within it cancels the deletion.
+pub const DEFAULT_GRACE_HOURS: i64 = 72;
 
 pub struct OutboxProjection;
 
@@ -32,6 +32,20 @@ pub(super) fn task_id(event: &StoredEvent, index: usize) -> String {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+}
+
+/// A failure as `outbox_tasks.last_error` keeps it: the message, or `(forgotten)` once its person
+/// was forgotten.
+pub(super) fn error_json(error: &TaskFailure) -> String {
+    serde_json::to_string(&error.shown()).unwrap_or_default()
+}
+
+/// `last_error` once the task's person was forgotten (a message of theirs in an event from
+/// before messages were sealed goes from the read model too).
+pub(super) fn forgotten_error(stored: &str) -> Option<String> {
+    let mut shown: ShownFailure = serde_json::from_str(stored).ok()?;
+    shown.forget();
+    serde_json::to_string(&shown).ok()
 }
 
 pub(super) fn millis(at: DateTime<Utc>) -> i64 {
@@ -46,15 +60,48 @@ pub(super) fn action_text(action: DeprovisionAction) -> &'static str {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct TenantState {
-    connected: bool,
-    deprovision_action: String,
+#[derive(sqlx::FromRow, Clone)]
+pub(super) struct TenantState {
+    pub connected: bool,
+    pub deprovision_action: String,
+    pub delete_grace_hours: i64,
+}
+
+impl TenantState {
+    pub fn grace(&self) -> TimeDelta {
+        TimeDelta::hours(self.delete_grace_hours)
+    }
 }
 
 #[derive(sqlx::FromRow)]
 struct UserState {
     assigned: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredError {
+    task_id: String,
+    last_error: String,
+}
+
+/// The person was forgotten: Graph's messages about them go from their tasks.
+async fn forget_errors(tx: &mut Tx, tenant: &str, user: &str, at: DateTime<Utc>) -> Result<(), ProjectionError> {
+    let rows: Vec<StoredError> = tx
+        .fetch_all(
+            "SELECT task_id, last_error FROM outbox_tasks WHERE tenant_id = $1 AND user_id = $2 AND last_error IS NOT NULL ORDER BY seq",
+            args![tenant, user],
+        )
+        .await?;
+    for StoredError { task_id, last_error } in rows {
+        if let Some(scrubbed) = forgotten_error(&last_error) {
+            tx.execute(
+                "UPDATE outbox_tasks SET last_error = $1, updated_at = $2 WHERE tenant_id = $3 AND task_id = $4",
+                args![scrubbed, at, tenant, task_id],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -98,19 +145,22 @@ impl Derive<'_> {
     }
 
     /// The tenant's deprovision action for a user who is no longer assigned.
-    async fn deprovision(&mut self, tx: &mut Tx, action: &str) -> Result<(), ProjectionError> {
-        match action {
-            "DELETE" => self.task(tx, TaskKind::DeleteUser, None, self.at + DELETE_GRACE).await,
-            "NONE" => Ok(()),
-            _ => self.task(tx, TaskKind::DisableUser, None, self.at).await,
+    async fn deprovision(&mut self, tx: &mut Tx, state: &TenantState) -> Result<(), ProjectionError> {
+        match reconciled(state, false, false, self.at) {
+            Some((kind, due)) => self.task(tx, kind, None, due).await,
+            None => Ok(()),
         }
     }
 }
 
-async fn tenant_state(tx: &mut Tx, tenant: &str) -> Result<TenantState, ProjectionError> {
-    let row: Option<TenantState> =
-        tx.fetch_optional("SELECT connected, deprovision_action FROM outbox_tenants WHERE tenant_id = $1", args![tenant]).await?;
-    Ok(row.unwrap_or(TenantState { connected: false, deprovision_action: "BLOCK_SIGN_IN".into() }))
+pub(super) async fn tenant_state(tx: &mut Tx, tenant: &str) -> Result<TenantState, ProjectionError> {
+    let row: Option<TenantState> = tx
+        .fetch_optional(
+            "SELECT connected, deprovision_action, CAST(delete_grace_hours AS BIGINT) AS delete_grace_hours FROM outbox_tenants WHERE tenant_id = $1",
+            args![tenant],
+        )
+        .await?;
+    Ok(row.unwrap_or(TenantState { connected: false, deprovision_action: "BLOCK_SIGN_IN".into(), delete_grace_hours: DEFAULT_GRACE_HOURS }))
 }
 
 async fn assigned(tx: &mut Tx, tenant: &str, user: &str) -> Result<bool, ProjectionError> {
@@ -129,6 +179,22 @@ async fn set_assigned(tx: &mut Tx, tenant: &str, user: &str, value: bool) -> Res
     Ok(())
 }
 
+async fn set_suspended(tx: &mut Tx, tenant: &str, user: &str, value: bool) -> Result<(), ProjectionError> {
+    tx.execute("UPDATE outbox_users SET suspended = $1 WHERE tenant_id = $2 AND user_id = $3", args![value, tenant, user]).await?;
+    Ok(())
+}
+
+/// A change Microsoft 365 missed while the tenant was not connected, to a user it holds (one
+/// provisioned earlier): the next connection reconciles it (`backfill`).
+async fn mark_missed(tx: &mut Tx, tenant: &str, user: &str) -> Result<(), ProjectionError> {
+    tx.execute(
+        "UPDATE outbox_users SET missed = $1 WHERE tenant_id = $2 AND user_id = $3 AND graph_object_id IS NOT NULL",
+        args![true, tenant, user],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
     let tenant = tenant_of(event)?;
     let user = local_id(event).to_owned();
@@ -139,6 +205,7 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
     let mut derive = Derive { event, tenant: tenant.clone(), user: user.clone(), at, made: 0 };
     match user_event {
         UserEvent::UserCreated { .. } => set_assigned(tx, &tenant, &user, false).await?,
+        UserEvent::UserForgotten { .. } => forget_errors(tx, &tenant, &user, at).await?,
         UserEvent::UserAssigned => {
             set_assigned(tx, &tenant, &user, true).await?;
             // Re-assigned within the grace period: the deletion is off.
@@ -148,7 +215,9 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
                 args![at, tenant.clone(), user.clone()],
             )
             .await?;
-            if state.connected {
+            if !state.connected {
+                mark_missed(tx, &tenant, &user).await?;
+            } else {
                 derive.task(tx, TaskKind::ProvisionUser, None, at).await?;
                 // Memberships made while the user was not assigned reach Microsoft 365 now.
                 let groups: Vec<Owed> = tx
@@ -170,14 +239,24 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
         UserEvent::UserUnassigned | UserEvent::UserDeleted if was_assigned => {
             set_assigned(tx, &tenant, &user, false).await?;
             if state.connected {
-                derive.deprovision(tx, &state.deprovision_action).await?;
+                derive.deprovision(tx, &state).await?;
+            } else {
+                mark_missed(tx, &tenant, &user).await?;
+            }
+        }
+        UserEvent::UserSuspended | UserEvent::UserReactivated => {
+            let suspended = matches!(user_event, UserEvent::UserSuspended);
+            set_suspended(tx, &tenant, &user, suspended).await?;
+            if was_assigned && state.connected {
+                let kind = if suspended { TaskKind::DisableUser } else { TaskKind::EnableUser };
+                derive.task(tx, kind, None, at).await?;
+            } else if was_assigned {
+                mark_missed(tx, &tenant, &user).await?;
             }
         }
         other if was_assigned && state.connected => {
             let (kind, sku) = match other {
                 UserEvent::UserProfileUpdated { .. } | UserEvent::UsageLocationSet { .. } => (TaskKind::UpdateUser, None),
-                UserEvent::UserSuspended => (TaskKind::DisableUser, None),
-                UserEvent::UserReactivated => (TaskKind::EnableUser, None),
                 UserEvent::LicenseGranted { sku_id } => (TaskKind::GrantLicense, Some(sku_id.to_string())),
                 UserEvent::LicenseRevoked { sku_id } => (TaskKind::RevokeLicense, Some(sku_id.to_string())),
                 _ => return Ok(()),
@@ -302,12 +381,24 @@ struct Owed {
     user_id: Option<String>,
 }
 
+#[derive(sqlx::FromRow)]
+struct Missed {
+    user_id: String,
+    assigned: bool,
+    suspended: bool,
+}
+
 /// What a tenant owes Microsoft 365 when it connects: users assigned and groups created while it
 /// was not connected (none of them pushed yet, none already queued), then the memberships of
 /// assigned users. Each user's provisioning pushes its current profile and licenses; members
-/// wait for their group's creation (FIFO per group) and their own.
+/// wait for their group's creation (FIFO per group) and their own. Then what Microsoft 365
+/// missed about objects it already holds: users provisioned earlier and unassigned or deleted
+/// since get the tenant's deprovision action, those still assigned their status (sign-in
+/// blocked while suspended, enabled otherwise); groups pushed earlier and deleted since are
+/// deleted. Each after the tasks already queued for its object.
 async fn backfill(tx: &mut Tx, event: &StoredEvent, tenant: &str) -> Result<(), ProjectionError> {
     let at = event.occurred_at();
+    let state = tenant_state(tx, tenant).await?;
     let users: Vec<Owed> = tx
         .fetch_all(
             "SELECT u.user_id AS target_id, u.user_id FROM outbox_users u
@@ -338,19 +429,56 @@ async fn backfill(tx: &mut Tx, event: &StoredEvent, tenant: &str) -> Result<(), 
             args![tenant],
         )
         .await?;
+    let missed: Vec<Missed> = tx
+        .fetch_all(
+            "SELECT user_id, assigned, suspended FROM outbox_users
+              WHERE tenant_id = $1 AND missed AND graph_object_id IS NOT NULL ORDER BY user_id",
+            args![tenant],
+        )
+        .await?;
+    let deleted: Vec<Owed> = tx
+        .fetch_all(
+            "SELECT g.group_id AS target_id, CAST(NULL AS TEXT) AS user_id FROM outbox_groups g
+              WHERE g.tenant_id = $1 AND g.deleted AND g.graph_object_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM outbox_tasks t WHERE t.tenant_id = g.tenant_id AND t.target = 'group:' || g.group_id
+                                   AND t.kind = 'DELETE_GROUP')
+              ORDER BY g.group_id",
+            args![tenant],
+        )
+        .await?;
     let owed = users
         .into_iter()
-        .map(|o| (format!("user:{}", o.target_id), TaskKind::ProvisionUser, o.user_id))
-        .chain(groups.into_iter().map(|o| (format!("group:{}", o.target_id), TaskKind::ProvisionGroup, None)))
-        .chain(members.into_iter().map(|o| (format!("group:{}", o.target_id), TaskKind::AddGroupMember, o.user_id)));
-    for (index, (target, kind, user)) in owed.enumerate() {
+        .map(|o| (format!("user:{}", o.target_id), TaskKind::ProvisionUser, o.user_id, at))
+        .chain(groups.into_iter().map(|o| (format!("group:{}", o.target_id), TaskKind::ProvisionGroup, None, at)))
+        .chain(members.into_iter().map(|o| (format!("group:{}", o.target_id), TaskKind::AddGroupMember, o.user_id, at)))
+        .chain(missed.into_iter().filter_map(|m| {
+            let (kind, due) = reconciled(&state, m.assigned, m.suspended, at)?;
+            Some((format!("user:{}", m.user_id), kind, Some(m.user_id), due))
+        }))
+        .chain(deleted.into_iter().map(|o| (format!("group:{}", o.target_id), TaskKind::DeleteGroup, None, at)));
+    for (index, (target, kind, user, due)) in owed.enumerate() {
         if kind == TaskKind::AddGroupMember {
             let group = target.strip_prefix("group:").unwrap_or_default();
             mark_queued(tx, tenant, group, user.as_deref().unwrap_or_default()).await?;
         }
-        insert_task(tx, tenant, task_id(event, index), target, kind, user, at, at).await?;
+        insert_task(tx, tenant, task_id(event, index), target, kind, user, due, at).await?;
     }
+    tx.execute("UPDATE outbox_users SET missed = $1 WHERE tenant_id = $2 AND missed", args![false, tenant]).await?;
     Ok(())
+}
+
+/// The task that brings a user Microsoft 365 holds to Tessera's state after changes it missed,
+/// and when it is due: the deprovision action for one no longer assigned, the status for one
+/// still assigned.
+pub(super) fn reconciled(state: &TenantState, assigned: bool, suspended: bool, at: DateTime<Utc>) -> Option<(TaskKind, DateTime<Utc>)> {
+    if assigned {
+        return Some((if suspended { TaskKind::DisableUser } else { TaskKind::EnableUser }, at));
+    }
+    match state.deprovision_action.as_str() {
+        "DELETE" => Some((TaskKind::DeleteUser, at + state.grace())),
+        "NONE" => None,
+        _ => Some((TaskKind::DisableUser, at)),
+    }
 }
 
 /// Which domains Microsoft 365 federates with Tessera: a rollover must reach each of them.
@@ -416,7 +544,6 @@ async fn apply_task(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
     let tenant = tenant_of(event)?;
     let task = local_id(event).to_owned();
     let at = event.occurred_at();
-    let error_json = |e: &crate::domain::microsoft365::GraphFailure| serde_json::to_string(e).unwrap_or_default();
     match decode::<TaskEvent>(event)? {
         TaskEvent::ProvisioningAttemptFailed { attempt, error, retry_at, .. } => {
             tx.execute(
@@ -555,6 +682,11 @@ impl Projection for OutboxProjection {
         .contains(&aggregate_type)
     }
 
+    /// Graph's messages about a person are theirs (`TaskFailure`).
+    fn reads_personal_data(&self) -> bool {
+        true
+    }
+
     fn fold(&self) -> Option<Box<dyn super::Fold>> {
         Some(Box::new(super::fold::OutboxFold::default()))
     }
@@ -598,12 +730,14 @@ impl Projection for OutboxProjection {
             return Ok(());
         }
         if event.aggregate_type == Tenant::TYPE
-            && let TenantEvent::DeprovisionActionSet { action } = decode::<TenantEvent>(event)?
+            && let TenantEvent::DeprovisionActionSet { action, grace_hours } = decode::<TenantEvent>(event)?
         {
+            let grace = grace_hours.map_or(DEFAULT_GRACE_HOURS, i64::from);
             tx.execute(
-                "INSERT INTO outbox_tenants (tenant_id, connected, deprovision_action) VALUES ($1, false, $2)
-                 ON CONFLICT (tenant_id) DO UPDATE SET deprovision_action = excluded.deprovision_action",
-                args![tenant_of(event)?, action_text(action)],
+                "INSERT INTO outbox_tenants (tenant_id, connected, deprovision_action, delete_grace_hours) VALUES ($1, false, $2, $3)
+                 ON CONFLICT (tenant_id) DO UPDATE SET deprovision_action = excluded.deprovision_action,
+                                                       delete_grace_hours = excluded.delete_grace_hours",
+                args![tenant_of(event)?, action_text(action), grace],
             )
             .await?;
         }

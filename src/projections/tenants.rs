@@ -54,7 +54,7 @@ impl Projection for TenantsProjection {
                 "UPDATE tenants SET default_licenses = $1, updated_at = $2 WHERE tenant_id = $3",
                 sku_ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",").into(),
             ),
-            TenantEvent::DeprovisionActionSet { action } => {
+            TenantEvent::DeprovisionActionSet { action, .. } => {
                 ("UPDATE tenants SET deprovision_action = $1, updated_at = $2 WHERE tenant_id = $3", enum_text(&action).into())
             }
             TenantEvent::MfaPolicySet { policy } => {

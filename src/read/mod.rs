@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod deprovisioning;
 pub mod domains;
 pub mod groups;
 pub mod health;

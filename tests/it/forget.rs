@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::graph::{CLIENT, Emulator, SECRET};
 use crate::helpers::{Backend, TestApp, spawn_app};
 use crate::signin::Browser;
 
@@ -95,6 +96,18 @@ async fn tables_mentioning_the_person(app: &TestApp, backend: Backend) -> (Vec<S
     (found, tables)
 }
 
+/// Her PROVISION_USER task, once it has failed.
+async fn failed_provisioning(app: &TestApp, admin: &str) -> Value {
+    for _ in 0..600 {
+        let tasks = app.tasks(admin).await;
+        if let Some(task) = tasks.iter().find(|t| t["kind"] == "PROVISION_USER" && t["status"] == "FAILED") {
+            return task.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("her provisioning did not fail");
+}
+
 fn mentions(text: &str) -> bool {
     NEEDLES.iter().any(|n| text.to_lowercase().contains(n))
 }
@@ -117,6 +130,14 @@ async fn forgetting_leaves_nothing_personal_and_keeps_the_chain(backend: Backend
     let (tenant, admin) = app.tenant_with_admin("Contoso").await;
     app.verified_domain(&admin, "contoso.com").await;
     app.ok(&admin, "mutation($r: [String!]!) { setReplyUrls(urls: $r) { replyUrls } }", json!({ "r": [RP] })).await;
+    // Microsoft 365 already holds someone else's account under her UPN: her provisioning fails
+    // with a Graph error message that quotes the UPN.
+    let emu = Emulator::start().await;
+    emu.add_user(json!({ "userPrincipalName": UPN, "displayName": "Someone else", "mailNickname": "zq", "accountEnabled": true,
+                         "onPremisesImmutableId": "AAAAAAAAAAAAAAAAAAAAAA==" }))
+        .await;
+    let connected = app.connect_emulator(&admin, &emu, CLIENT, SECRET).await;
+    assert!(connected.get("errors").is_none(), "{connected}");
     let created = app
         .ok(
             &admin,
@@ -127,6 +148,10 @@ async fn forgetting_leaves_nothing_personal_and_keeps_the_chain(backend: Backend
         .await;
     let user = created["createUser"]["id"].as_str().unwrap().to_owned();
     app.ok(&admin, "mutation($u: ID!) { assignUser(id: $u) { assigned } }", json!({ "u": user })).await;
+    let failed = failed_provisioning(&app, &admin).await;
+    assert_eq!(failed["lastError"]["code"], "IMMUTABLE_ID_CONFLICT");
+    assert!(mentions(failed["lastError"]["message"].as_str().unwrap()), "{failed}");
+    assert_eq!(failed["lastError"]["personalDataForgotten"], false);
 
     // She signs in (a failure, then a token and a live session), changes her name, leaves.
     let mut browser = Browser::with_user_agent(USER_AGENT);
@@ -159,6 +184,7 @@ async fn forgetting_leaves_nothing_personal_and_keeps_the_chain(backend: Backend
     let (before, tables) = tables_mentioning_the_person(&app, backend).await;
     assert!(tables >= 20, "the scan sees every table: {tables}");
     assert!(before.iter().any(|r| r.starts_with("sign_ins:")), "{before:#?}");
+    assert!(before.iter().any(|r| r.starts_with("outbox_tasks:")), "Graph's message in the outbox: {before:#?}");
     assert!(!before.iter().any(|r| r.starts_with("events:") || r.starts_with("snapshots:")), "{before:#?}");
 
     // A preview changes nothing and tells what would go.
@@ -194,7 +220,13 @@ async fn forgetting_leaves_nothing_personal_and_keeps_the_chain(backend: Backend
     assert!(!mentions(&export));
     let marks: Vec<Value> = export.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|l| l["type"] == "event").collect();
     let forgotten_lines = marks.iter().filter(|l| l["personal_data"] == "forgotten").count();
-    assert_eq!(forgotten_lines, 5, "her 2 own events with personal data, her 2 sign-ins and the stranger's attempt");
+    assert_eq!(forgotten_lines, 6, "her 2 own events with personal data, her 2 sign-ins, the stranger's attempt, her failed provisioning");
+
+    // Graph's message about her is gone from the outbox too; what is not personal stays.
+    let failed = failed_provisioning(&app, &admin).await;
+    assert_eq!(failed["lastError"]["code"], "IMMUTABLE_ID_CONFLICT");
+    assert_eq!(failed["lastError"]["message"], "(forgotten)");
+    assert_eq!(failed["lastError"]["personalDataForgotten"], true);
 
     // The read models, time travel, history and the auditor's API show her as forgotten.
     let nodes = sign_ins(&app, &admin, &user, 2).await;

@@ -9,6 +9,7 @@ mod audit_api;
 mod audit_ws;
 mod browser;
 mod concurrency;
+mod deprovisioning;
 mod domains;
 mod emulator;
 mod errors;

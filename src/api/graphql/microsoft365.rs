@@ -10,6 +10,7 @@ use crate::app::ConnectInput;
 
 use crate::app::{CompatibilityReport as CompatibilityFindings, ConnectionTestReport};
 use crate::domain::microsoft365::{self as m365, GraphFailure};
+use crate::domain::provisioning::ShownFailure;
 use crate::read::microsoft365::{CompatibilityRow, ConnectionRow, SkuRow};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -57,9 +58,12 @@ pub struct GraphError {
     /// Graph's `error.code` (e.g. `Request_BadRequest`), Entra's `error`, or Tessera's code for
     /// a failure without an answer (`TIMEOUT`, `CONNECTION_DROPPED`, …).
     pub code: String,
+    /// Microsoft's message; `(forgotten)` once the person it may quote was forgotten.
     pub message: String,
     pub request_id: Option<String>,
     pub client_request_id: Option<String>,
+    /// The message was about a person who has since been forgotten.
+    pub personal_data_forgotten: bool,
 }
 
 impl From<GraphFailure> for GraphError {
@@ -70,12 +74,27 @@ impl From<GraphFailure> for GraphError {
             message: f.message,
             request_id: f.request_id,
             client_request_id: f.client_request_id,
+            personal_data_forgotten: false,
         }
     }
 }
 
+impl From<ShownFailure> for GraphError {
+    fn from(f: ShownFailure) -> Self {
+        Self {
+            status: f.status.map(i32::from),
+            code: f.code,
+            message: f.message,
+            request_id: f.request_id,
+            client_request_id: f.client_request_id,
+            personal_data_forgotten: f.personal_data_forgotten,
+        }
+    }
+}
+
+/// A failure kept as JSON by a read model (a `GraphFailure`, or a task's `ShownFailure`).
 pub fn graph_error_json(text: Option<&str>) -> Option<GraphError> {
-    text.and_then(|t| serde_json::from_str::<GraphFailure>(t).ok()).map(GraphError::from)
+    text.and_then(|t| serde_json::from_str::<ShownFailure>(t).ok()).map(GraphError::from)
 }
 
 /// The outcome of `testConnection`.

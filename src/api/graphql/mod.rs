@@ -2,6 +2,7 @@
 
 mod audit;
 mod codes;
+mod deprovisioning;
 mod endpoint;
 mod federation;
 mod forget;

@@ -30,7 +30,7 @@ async fn domain(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, 
 
 async fn user(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id: UserId) -> Res<User> {
     let row = users::get(app(ctx).db(), &scope, &id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("user")).gql(caller)?;
-    Ok(User { row, scope, past: None })
+    Ok(User { row, scope, past: None, deprovisioning: None })
 }
 
 async fn group(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id: GroupId) -> Res<Group> {
@@ -166,10 +166,19 @@ impl Mutation {
         tenant_view(ctx, caller, id).await
     }
 
-    async fn set_deprovision_action(&self, ctx: &Context<'_>, action: DeprovisionActionKind, tenant_id: Option<ID>) -> Res<Tenant> {
+    /// What unassigning (or deleting) a user does in Microsoft 365. `graceHours` (0 to 720, default
+    /// 72) is how long DELETE waits; re-assignment within it cancels the deletion. Deletions
+    /// already scheduled keep their time (see `pendingDeletions`).
+    async fn set_deprovision_action(
+        &self,
+        ctx: &Context<'_>,
+        action: DeprovisionActionKind,
+        grace_hours: Option<i32>,
+        tenant_id: Option<ID>,
+    ) -> Res<Tenant> {
         let caller = caller(ctx)?;
         let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;
-        let id = app(ctx).set_deprovision_action(caller, tenant, action.into()).await.gql(caller)?;
+        let id = app(ctx).set_deprovision_action(caller, tenant, action.into(), grace_hours).await.gql(caller)?;
         tenant_view(ctx, caller, id).await
     }
 
@@ -339,14 +348,28 @@ impl Mutation {
         let id = app(ctx).assign_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
         user(ctx, caller, scope, id).await
     }
-    async fn unassign_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<User> {
+    /// Unassigns the user from Microsoft 365; the tenant's deprovision action follows there.
+    /// `preview: true` changes nothing and returns the user with `deprovisioningPreview`: the
+    /// action that would apply, when, and the exact Graph requests.
+    async fn unassign_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>, #[graphql(default)] preview: bool) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
+        if preview {
+            let planned = app(ctx)
+                .preview_deprovisioning(caller, tenant, user_id(caller, &id)?, crate::app::DeprovisionCause::Unassign)
+                .await
+                .gql(caller)?;
+            let mut view = user(ctx, caller, scope, planned.user_id).await?;
+            view.deprovisioning = Some(planned);
+            return Ok(view);
+        }
         let id = app(ctx).unassign_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
         user(ctx, caller, scope, id).await
     }
 
-    /// Deletes the user and frees the UPN; returns the id.
+    /// Deletes the user and frees the UPN; returns the id. An assigned user gets the tenant's
+    /// deprovision action in Microsoft 365: `deprovisioningPreview(userId, cause: DELETE)` shows
+    /// what it would do first.
     async fn delete_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<ID> {
         let caller = caller(ctx)?;
         let tenant = tenant_arg(tenant_id.as_ref()).gql(caller)?;

@@ -98,7 +98,7 @@ pub fn typed(row: &AuditEventRow) -> Option<AuditPayload> {
             TenantEvent::DefaultLicensesSet { sku_ids } => {
                 TenantPayload { event, sku_ids: Some(sku_ids.iter().map(ToString::to_string).collect()), ..Default::default() }
             }
-            TenantEvent::DeprovisionActionSet { action } => {
+            TenantEvent::DeprovisionActionSet { action, .. } => {
                 TenantPayload { event, deprovision_action: text(&action), ..Default::default() }
             }
             TenantEvent::MfaPolicySet { policy } => TenantPayload { event, mfa_policy: text(&policy), ..Default::default() },

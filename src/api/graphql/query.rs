@@ -101,8 +101,33 @@ impl Query {
         let filter = filter.unwrap_or_default().into_filter();
         let (rows, more) = users::page(app(ctx).db(), &scope, &filter, i64::from(first), after.as_deref()).await.gql(caller)?;
         let mut connection = Connection::new(after.is_some(), more);
-        connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.user_id.clone(), User { row, scope, past: None })));
+        connection
+            .edges
+            .extend(rows.into_iter().map(|row| Edge::new(row.user_id.clone(), User { row, scope, past: None, deprovisioning: None })));
         Ok(connection)
+    }
+
+    /// What unassigning (`cause: UNASSIGN`) or deleting (`cause: DELETE`) the user would do in
+    /// Microsoft 365: who, the tenant's deprovision action, when, and the exact Graph requests.
+    /// Changes nothing (admin keys).
+    async fn deprovisioning_preview(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        #[graphql(default)] cause: super::deprovisioning::DeprovisionCause,
+        tenant_id: Option<ID>,
+    ) -> async_graphql::Result<super::deprovisioning::DeprovisioningPreview> {
+        super::deprovisioning::preview(ctx, &user_id, cause, tenant_id.as_ref()).await
+    }
+
+    /// The Microsoft 365 users the DELETE deprovision action will delete when their grace period
+    /// ends, the soonest first, each with the exact Graph request. Changes nothing.
+    async fn pending_deletions(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<super::deprovisioning::PendingDeletion>> {
+        super::deprovisioning::pending(ctx, tenant_id.as_ref()).await
     }
 
     /// A user; with `asOf`, as they were then (licenses and groups included).
@@ -118,7 +143,7 @@ impl Query {
         let user_id = UserId::parse(&id).map_err(AppError::from).gql(caller)?;
         let past = app(ctx).past(&scope, as_of).await.gql(caller)?;
         let row = users::get(past.as_ref().unwrap_or(app(ctx).db()), &scope, &user_id.to_string()).await.gql(caller)?;
-        Ok(row.map(|row| User { row, scope, past }))
+        Ok(row.map(|row| User { row, scope, past, deprovisioning: None }))
     }
 
     async fn user_by_upn(
@@ -130,7 +155,12 @@ impl Query {
         let caller = caller(ctx)?;
         let scope = read_scope(caller, tenant_id.as_ref())?;
         let upn = Upn::parse(&user_principal_name).map_err(AppError::from).gql(caller)?;
-        Ok(users::by_upn(app(ctx).db(), &scope, &upn.to_string()).await.gql(caller)?.map(|row| User { row, scope, past: None }))
+        Ok(users::by_upn(app(ctx).db(), &scope, &upn.to_string()).await.gql(caller)?.map(|row| User {
+            row,
+            scope,
+            past: None,
+            deprovisioning: None,
+        }))
     }
 
     async fn groups(&self, ctx: &Context<'_>, tenant_id: Option<ID>) -> async_graphql::Result<Vec<Group>> {

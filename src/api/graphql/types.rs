@@ -196,11 +196,18 @@ pub struct User {
     pub scope: TenantScope,
     /// A past state's scratch read models (`asOf`); `None` reads the live ones.
     pub past: Option<Db>,
+    /// Set only by `unassignUser(preview: true)`: what unassigning would do in Microsoft 365.
+    pub deprovisioning: Option<crate::app::DeprovisionPreview>,
 }
 
 /// A person of the tenant.
 #[Object]
 impl User {
+    /// Set only by `unassignUser(preview: true)`: what unassigning would do in Microsoft 365
+    /// (the action, when, the exact Graph requests); nothing was changed.
+    async fn deprovisioning_preview(&self) -> Option<super::deprovisioning::DeprovisioningPreview> {
+        self.deprovisioning.clone().map(super::deprovisioning::DeprovisioningPreview)
+    }
     async fn id(&self) -> ID {
         ID(self.row.user_id.clone())
     }
@@ -285,7 +292,7 @@ impl Group {
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         let caller = caller(ctx)?;
         let rows = groups::members(self.db(ctx), &self.scope, &self.row.group_id).await.gql(caller)?;
-        Ok(rows.into_iter().map(|row| User { row, scope: self.scope, past: self.past.clone() }).collect())
+        Ok(rows.into_iter().map(|row| User { row, scope: self.scope, past: self.past.clone(), deprovisioning: None }).collect())
     }
 }
 

@@ -2,8 +2,9 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::provisioning::GraphText;
 use crate::domain::values::{Pseudonym, UserId};
-use crate::domain::{DomainError, EVENT_VERSION, Personal};
+use crate::domain::{DomainError, Personal};
 
 /// What a job did for one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,9 +41,12 @@ pub enum JobItemCommand {
         upn_pseudonym: Option<Pseudonym>,
         outcome: ItemOutcome,
         error_code: Option<String>,
-        error_message: Option<String>,
+        error_message: Option<GraphText>,
     },
 }
+
+/// 1.1: `error_message` became personal data (1.0 events carry it as a plain string).
+pub const JOB_ITEM_VERSION: &str = "1.1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum JobItemEvent {
@@ -54,7 +58,9 @@ pub enum JobItemEvent {
         upn_pseudonym: Option<Pseudonym>,
         outcome: ItemOutcome,
         error_code: Option<String>,
-        error_message: Option<String>,
+        /// Graph's message, which can quote personal data: the item's subject's `Personal`
+        /// value since 1.1, a plain string in 1.0 events (both read).
+        error_message: Option<GraphText>,
     },
 }
 
@@ -64,7 +70,7 @@ impl DomainEvent for JobItemEvent {
     }
 
     fn event_version(&self) -> String {
-        EVENT_VERSION.to_owned()
+        JOB_ITEM_VERSION.to_owned()
     }
 }
 

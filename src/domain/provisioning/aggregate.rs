@@ -3,6 +3,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+use super::failure::{TASK_FAILURE_VERSION, TaskFailure};
 use crate::domain::microsoft365::GraphFailure;
 use crate::domain::{DomainError, EVENT_VERSION, Reason};
 
@@ -38,10 +39,13 @@ pub enum AttemptOutcome {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskCommand {
-    /// `kind` and `target` describe the task for the audit trail (`PROVISION_USER`, `user:{id}`).
+    /// `kind` and `target` describe the task for the audit trail (`PROVISION_USER`, `user:{id}`);
+    /// `user_id` is the person the task is about (its user, or the member of a group task),
+    /// whose personal data Graph's error message may quote.
     RecordAttempt {
         kind: String,
         target: String,
+        user_id: Option<String>,
         outcome: AttemptOutcome,
     },
     Retry,
@@ -50,9 +54,32 @@ pub enum TaskCommand {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TaskEvent {
-    ProvisioningAttemptFailed { kind: String, target: String, attempt: u32, error: GraphFailure, retry_at: DateTime<Utc> },
-    ProvisioningTaskSucceeded { kind: String, target: String, attempt: u32, graph_object_id: Option<String>, detail: String },
-    ProvisioningTaskFailed { kind: String, target: String, attempt: u32, error: GraphFailure },
+    /// 1.1: `user_id` names the person whose data key seals the message (the event's subject);
+    /// the message is then `Personal`. 1.0 had neither (see `TaskFailure`).
+    ProvisioningAttemptFailed {
+        kind: String,
+        target: String,
+        attempt: u32,
+        error: TaskFailure,
+        retry_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
+    },
+    ProvisioningTaskSucceeded {
+        kind: String,
+        target: String,
+        attempt: u32,
+        graph_object_id: Option<String>,
+        detail: String,
+    },
+    ProvisioningTaskFailed {
+        kind: String,
+        target: String,
+        attempt: u32,
+        error: TaskFailure,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
+    },
     ProvisioningTaskRetried,
     ProvisioningTaskCancelled,
 }
@@ -70,7 +97,11 @@ impl DomainEvent for TaskEvent {
     }
 
     fn event_version(&self) -> String {
-        EVENT_VERSION.to_owned()
+        match self {
+            Self::ProvisioningAttemptFailed { .. } | Self::ProvisioningTaskFailed { .. } => TASK_FAILURE_VERSION,
+            _ => EVENT_VERSION,
+        }
+        .to_owned()
     }
 }
 
@@ -89,7 +120,7 @@ impl Aggregate for ProvisioningTask {
 
     async fn handle(&mut self, command: TaskCommand, _: &(), sink: &EventSink<Self>) -> Result<(), DomainError> {
         let event = match command {
-            TaskCommand::RecordAttempt { kind, target, outcome } => {
+            TaskCommand::RecordAttempt { kind, target, user_id, outcome } => {
                 // A late outcome of a task that ended meanwhile (its lease ran out and another
                 // worker finished it) changes nothing. One of a cancelled task is still a fact
                 // worth recording: the call was made.
@@ -97,14 +128,22 @@ impl Aggregate for ProvisioningTask {
                     return Ok(());
                 }
                 let attempt = self.attempts + 1;
+                let personal = user_id.is_some();
                 match outcome {
                     AttemptOutcome::Succeeded { graph_object_id, detail } => {
                         TaskEvent::ProvisioningTaskSucceeded { kind, target, attempt, graph_object_id, detail }
                     }
-                    AttemptOutcome::Retrying { error, retry_at } => {
-                        TaskEvent::ProvisioningAttemptFailed { kind, target, attempt, error, retry_at }
+                    AttemptOutcome::Retrying { error, retry_at } => TaskEvent::ProvisioningAttemptFailed {
+                        kind,
+                        target,
+                        attempt,
+                        error: TaskFailure::new(error, personal),
+                        retry_at,
+                        user_id,
+                    },
+                    AttemptOutcome::Failed { error } => {
+                        TaskEvent::ProvisioningTaskFailed { kind, target, attempt, error: TaskFailure::new(error, personal), user_id }
                     }
-                    AttemptOutcome::Failed { error } => TaskEvent::ProvisioningTaskFailed { kind, target, attempt, error },
                 }
             }
             TaskCommand::Retry => {
@@ -163,11 +202,17 @@ mod tests {
     }
 
     fn attempt(outcome: AttemptOutcome) -> TaskCommand {
-        TaskCommand::RecordAttempt { kind: "PROVISION_USER".into(), target: "user:1".into(), outcome }
+        TaskCommand::RecordAttempt { kind: "PROVISION_USER".into(), target: "user:1".into(), user_id: Some("1".into()), outcome }
     }
 
     fn failed(attempt: u32) -> TaskEvent {
-        TaskEvent::ProvisioningTaskFailed { kind: "PROVISION_USER".into(), target: "user:1".into(), attempt, error: failure() }
+        TaskEvent::ProvisioningTaskFailed {
+            kind: "PROVISION_USER".into(),
+            target: "user:1".into(),
+            attempt,
+            error: TaskFailure::new(failure(), true),
+            user_id: Some("1".into()),
+        }
     }
 
     #[test]
@@ -178,8 +223,9 @@ mod tests {
                 kind: "PROVISION_USER".into(),
                 target: "user:1".into(),
                 attempt: 1,
-                error: failure(),
+                error: TaskFailure::new(failure(), true),
                 retry_at,
+                user_id: Some("1".into()),
             }])
             .when(attempt(AttemptOutcome::Failed { error: failure() }))
             .then_expect_events(vec![failed(2)]);

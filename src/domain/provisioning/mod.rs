@@ -4,7 +4,9 @@
 //! rebuilt from events without redoing anything. Aggregate id: `{tenant}/{task id}`.
 
 mod aggregate;
+mod failure;
 mod kind;
 
 pub use aggregate::{AttemptOutcome, ProvisioningTask, TaskCommand, TaskEvent, TaskStatus};
+pub use failure::{FORGOTTEN_TEXT, GraphText, ShownFailure, TASK_FAILURE_VERSION, TaskFailure};
 pub use kind::TaskKind;

@@ -23,6 +23,9 @@ pub struct Tenant {
     pub default_usage_location: Option<UsageLocation>,
     pub default_licenses: Vec<SkuId>,
     pub deprovision_action: DeprovisionAction,
+    /// The DELETE deprovision action's grace period; `None`: the default, 72 hours.
+    #[serde(default)]
+    pub delete_grace_hours: Option<u32>,
     pub mfa_policy: MfaPolicy,
     #[serde(default)]
     pub reply_urls: Vec<String>,
@@ -83,9 +86,9 @@ impl Aggregate for Tenant {
                 sku_ids.dedup();
                 (self.default_licenses != sku_ids).then_some(TenantEvent::DefaultLicensesSet { sku_ids })
             }
-            TenantCommand::SetDeprovisionAction { action } => {
-                (self.deprovision_action != action).then_some(TenantEvent::DeprovisionActionSet { action })
-            }
+            TenantCommand::SetDeprovisionAction { action, grace_hours } => (self.deprovision_action != action
+                || self.delete_grace_hours != grace_hours)
+                .then_some(TenantEvent::DeprovisionActionSet { action, grace_hours }),
             TenantCommand::SetMfaPolicy { policy } => (self.mfa_policy != policy).then_some(TenantEvent::MfaPolicySet { policy }),
             TenantCommand::SetReplyUrls { mut urls } => {
                 urls.sort();
@@ -114,7 +117,10 @@ impl Aggregate for Tenant {
             TenantEvent::TenantReactivated => self.status = TenantStatus::Active,
             TenantEvent::DefaultUsageLocationSet { usage_location } => self.default_usage_location = usage_location,
             TenantEvent::DefaultLicensesSet { sku_ids } => self.default_licenses = sku_ids,
-            TenantEvent::DeprovisionActionSet { action } => self.deprovision_action = action,
+            TenantEvent::DeprovisionActionSet { action, grace_hours } => {
+                self.deprovision_action = action;
+                self.delete_grace_hours = grace_hours;
+            }
             TenantEvent::MfaPolicySet { policy } => self.mfa_policy = policy,
             TenantEvent::ReplyUrlsSet { urls } => self.reply_urls = urls,
             TenantEvent::TokenLifetimeSet { minutes } => self.token_lifetime_minutes = Some(minutes),

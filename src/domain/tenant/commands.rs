@@ -19,8 +19,10 @@ pub enum TenantCommand {
     SetDefaultLicenses {
         sku_ids: Vec<SkuId>,
     },
+    /// `grace_hours` (DELETE only matters): `None` keeps the default of 72 hours.
     SetDeprovisionAction {
         action: DeprovisionAction,
+        grace_hours: Option<u32>,
     },
     SetMfaPolicy {
         policy: MfaPolicy,

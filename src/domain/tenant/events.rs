@@ -28,16 +28,36 @@ pub enum MfaPolicy {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TenantEvent {
-    TenantCreated { tenant_id: TenantId, name: DisplayName },
-    TenantRenamed { name: DisplayName },
+    TenantCreated {
+        tenant_id: TenantId,
+        name: DisplayName,
+    },
+    TenantRenamed {
+        name: DisplayName,
+    },
     TenantSuspended,
     TenantReactivated,
-    DefaultUsageLocationSet { usage_location: Option<UsageLocation> },
-    DefaultLicensesSet { sku_ids: Vec<SkuId> },
-    DeprovisionActionSet { action: DeprovisionAction },
-    MfaPolicySet { policy: MfaPolicy },
-    ReplyUrlsSet { urls: Vec<String> },
-    TokenLifetimeSet { minutes: u32 },
+    DefaultUsageLocationSet {
+        usage_location: Option<UsageLocation>,
+    },
+    DefaultLicensesSet {
+        sku_ids: Vec<SkuId>,
+    },
+    /// `grace_hours`: how long DELETE waits after unassignment; absent means the default (72).
+    DeprovisionActionSet {
+        action: DeprovisionAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace_hours: Option<u32>,
+    },
+    MfaPolicySet {
+        policy: MfaPolicy,
+    },
+    ReplyUrlsSet {
+        urls: Vec<String>,
+    },
+    TokenLifetimeSet {
+        minutes: u32,
+    },
 }
 
 impl DomainEvent for TenantEvent {

@@ -39,6 +39,12 @@ pub fn of(aggregate_type: &str, aggregate_id: &str, payload: &Value) -> Option<S
                 None => item.get("upn_pseudonym").and_then(Value::as_str).map(|a| format!("account:{a}")),
             }
         }
+        // A provisioning attempt's failure about a person (the task's user, or a group task's
+        // member): Graph's message may quote their data.
+        "ProvisioningTask" => {
+            let user = payload.as_object()?.values().next()?.get("user_id")?.as_str()?;
+            Some(format!("user:{user}"))
+        }
         _ => None,
     }
 }
@@ -57,5 +63,8 @@ mod tests {
         assert_eq!(of("SignIn", "t/a", &unknown).as_deref(), Some("account:ab"));
         assert_eq!(of("SignIn", "t/a", &json!({ "SignInFailed": { "details": {} } })), None);
         assert_eq!(of("Group", "t/g", &json!({})), None);
+        let failed = json!({ "ProvisioningTaskFailed": { "target": "group:g", "user_id": "u2" } });
+        assert_eq!(of("ProvisioningTask", "t/k", &failed).as_deref(), Some("user:u2"));
+        assert_eq!(of("ProvisioningTask", "t/k", &json!({ "ProvisioningTaskFailed": { "target": "domain:d" } })), None);
     }
 }

@@ -12,18 +12,17 @@ use crate::db::{Arg, Tx};
 use crate::domain::custom_domain::{CustomDomain, DomainEvent};
 use crate::domain::group::{Group, GroupEvent};
 use crate::domain::job::{JobEvent, TenantJobs, export_task_id};
-use crate::domain::microsoft365::{GraphFailure, Microsoft365Connection, Microsoft365Event};
+use crate::domain::microsoft365::{Microsoft365Connection, Microsoft365Event};
 use crate::domain::provisioning::{ProvisioningTask, TaskEvent, TaskKind};
 use crate::domain::signing_key::{KeyRole, SigningKeyEvent, SigningKeys};
 use crate::domain::tenant::{Tenant, TenantEvent};
 use crate::domain::user::{User, UserEvent};
 use crate::eventstore::StoredEvent;
-use crate::projections::outbox::{DELETE_GRACE, action_text, millis, task_id};
+use crate::projections::outbox::{DEFAULT_GRACE_HOURS, TenantState, action_text, error_json, forgotten_error, millis, reconciled, task_id};
 use crate::projections::{ProjectionError, decode, local_id, tenant_of};
 
-struct TenantState {
-    connected: bool,
-    deprovision_action: String,
+fn new_tenant(connected: bool) -> TenantState {
+    TenantState { connected, deprovision_action: "BLOCK_SIGN_IN".to_owned(), delete_grace_hours: DEFAULT_GRACE_HOURS }
 }
 
 #[derive(Default)]
@@ -36,6 +35,9 @@ struct GroupState {
 struct UserState {
     assigned: bool,
     graph_object_id: Option<String>,
+    suspended: bool,
+    /// A change Microsoft 365 missed while the tenant was not connected.
+    missed: bool,
 }
 
 struct Task {
@@ -130,6 +132,15 @@ impl OutboxFold {
         self.by_id.insert(id, index);
     }
 
+    /// `UPDATE outbox_users SET missed … AND graph_object_id IS NOT NULL`.
+    fn mark_missed(&mut self, key: &Key) {
+        if let Some(state) = self.users.get_mut(key)
+            && state.graph_object_id.is_some()
+        {
+            state.missed = true;
+        }
+    }
+
     fn mark_queued(&mut self, tenant: &str, group: &str, user: &str) {
         if let Some(queued) = self.members.get_mut(&(tenant.to_owned(), group.to_owned(), user.to_owned())) {
             *queued = true;
@@ -160,13 +171,22 @@ impl OutboxFold {
         let key = (tenant_of(event)?, local_id(event).to_owned());
         let at = event.occurred_at();
         let was_assigned = self.assigned(&key);
-        let (connected, action) =
-            self.tenants.get(&key.0).map_or((false, "BLOCK_SIGN_IN".to_owned()), |t| (t.connected, t.deprovision_action.clone()));
+        let state = self.tenants.get(&key.0).map_or_else(|| new_tenant(false), Clone::clone);
+        let connected = state.connected;
         let mut made = 0;
         // Decided by the event type first: only a change to an assigned user of a connected
         // tenant needs the payload, and most events of a long history are none of that.
         match event.event_type.as_str() {
             "UserCreated" => self.set_assigned(&key, false),
+            "UserForgotten" => {
+                for &index in self.by_user.get(&key).into_iter().flatten() {
+                    let task = &mut self.tasks[index];
+                    if let Some(scrubbed) = task.last_error.as_deref().and_then(forgotten_error) {
+                        task.last_error = Some(scrubbed);
+                        task.updated_at = at;
+                    }
+                }
+            }
             "UserAssigned" => {
                 self.set_assigned(&key, true);
                 for &index in self.by_user.get(&key).into_iter().flatten() {
@@ -177,7 +197,9 @@ impl OutboxFold {
                         task.updated_at = at;
                     }
                 }
-                if connected {
+                if !connected {
+                    self.mark_missed(&key);
+                } else {
                     self.user_task(event, &mut made, &key, TaskKind::ProvisionUser, None, at);
                     // Memberships made while the user was not assigned reach Microsoft 365 now.
                     let groups: Vec<String> =
@@ -201,19 +223,27 @@ impl OutboxFold {
             }
             "UserUnassigned" | "UserDeleted" if was_assigned => {
                 self.set_assigned(&key, false);
-                if connected {
-                    match action.as_str() {
-                        "DELETE" => self.user_task(event, &mut made, &key, TaskKind::DeleteUser, None, at + DELETE_GRACE),
-                        "NONE" => {}
-                        _ => self.user_task(event, &mut made, &key, TaskKind::DisableUser, None, at),
-                    }
+                if !connected {
+                    self.mark_missed(&key);
+                } else if let Some((kind, due)) = reconciled(&state, false, false, at) {
+                    self.user_task(event, &mut made, &key, kind, None, due);
+                }
+            }
+            "UserSuspended" | "UserReactivated" => {
+                let suspended = event.event_type == "UserSuspended";
+                if let Some(user) = self.users.get_mut(&key) {
+                    user.suspended = suspended;
+                }
+                if was_assigned && connected {
+                    let kind = if suspended { TaskKind::DisableUser } else { TaskKind::EnableUser };
+                    self.user_task(event, &mut made, &key, kind, None, at);
+                } else if was_assigned {
+                    self.mark_missed(&key);
                 }
             }
             _ if was_assigned && connected => {
                 let (kind, sku) = match decode::<UserEvent>(event)? {
                     UserEvent::UserProfileUpdated { .. } | UserEvent::UsageLocationSet { .. } => (TaskKind::UpdateUser, None),
-                    UserEvent::UserSuspended => (TaskKind::DisableUser, None),
-                    UserEvent::UserReactivated => (TaskKind::EnableUser, None),
                     UserEvent::LicenseGranted { sku_id } => (TaskKind::GrantLicense, Some(sku_id.to_string())),
                     UserEvent::LicenseRevoked { sku_id } => (TaskKind::RevokeLicense, Some(sku_id.to_string())),
                     _ => return Ok(()),
@@ -340,18 +370,48 @@ impl OutboxFold {
             .filter(|((t, g, u), queued)| !**queued && self.assigned(&(t.clone(), u.clone())) && self.live_group(t, g))
             .map(|((_, g, u), _)| (g.clone(), u.clone()))
             .collect();
+        let at = event.occurred_at();
+        let state = self.tenants.get(tenant).map_or_else(|| new_tenant(true), Clone::clone);
+        let mut missed: Vec<(String, bool, bool)> = self
+            .users
+            .iter()
+            .filter(|((t, _), u)| t == tenant && u.missed && u.graph_object_id.is_some())
+            .map(|((_, user), u)| (user.clone(), u.assigned, u.suspended))
+            .collect();
+        missed.sort();
+        let mut deleted: Vec<String> = self
+            .groups
+            .iter()
+            .filter(|((t, _), g)| t == tenant && g.deleted && g.graph_object_id.is_some())
+            .map(|((_, group), _)| group.clone())
+            .filter(|group| {
+                let target = format!("group:{group}");
+                !self.tasks.iter().any(|t| t.tenant == tenant && t.target == target && t.kind == TaskKind::DeleteGroup.as_str())
+            })
+            .collect();
+        deleted.sort();
         let owed = users
             .into_iter()
-            .map(|u| (format!("user:{u}"), TaskKind::ProvisionUser, Some(u)))
-            .chain(groups.into_iter().map(|g| (format!("group:{g}"), TaskKind::ProvisionGroup, None)))
-            .chain(members.into_iter().map(|(g, u)| (format!("group:{g}"), TaskKind::AddGroupMember, Some(u))));
-        let at = event.occurred_at();
-        for (index, (target, kind, user)) in owed.enumerate() {
+            .map(|u| (format!("user:{u}"), TaskKind::ProvisionUser, Some(u), at))
+            .chain(groups.into_iter().map(|g| (format!("group:{g}"), TaskKind::ProvisionGroup, None, at)))
+            .chain(members.into_iter().map(|(g, u)| (format!("group:{g}"), TaskKind::AddGroupMember, Some(u), at)))
+            .chain(missed.into_iter().filter_map(|(user, assigned, suspended)| {
+                let (kind, due) = reconciled(&state, assigned, suspended, at)?;
+                Some((format!("user:{user}"), kind, Some(user), due))
+            }))
+            .chain(deleted.into_iter().map(|g| (format!("group:{g}"), TaskKind::DeleteGroup, None, at)));
+        let owed: Vec<_> = owed.collect();
+        for (index, (target, kind, user, due)) in owed.into_iter().enumerate() {
             if kind == TaskKind::AddGroupMember {
                 let group = target.strip_prefix("group:").unwrap_or_default().to_owned();
                 self.mark_queued(tenant, &group, user.as_deref().unwrap_or_default());
             }
-            self.insert(NewTask { tenant, task_id: task_id(event, index), target, kind, user_id: user, sku_id: None, due: at, at });
+            self.insert(NewTask { tenant, task_id: task_id(event, index), target, kind, user_id: user, sku_id: None, due, at });
+        }
+        for ((t, _), user) in &mut self.users {
+            if t == tenant {
+                user.missed = false;
+            }
         }
     }
 
@@ -402,7 +462,6 @@ impl OutboxFold {
             // The statements update nothing when the task is unknown.
             return Ok(());
         };
-        let error_json = |e: &GraphFailure| serde_json::to_string(e).unwrap_or_default();
         let task = &mut self.tasks[index];
         match decode::<TaskEvent>(event)? {
             TaskEvent::ProvisioningAttemptFailed { attempt, error, retry_at, .. } => {
@@ -497,10 +556,7 @@ impl OutboxFold {
         };
         let tenant = tenant_of(event)?;
         let was_connected = self.connected(&tenant);
-        self.tenants
-            .entry(tenant.clone())
-            .or_insert_with(|| TenantState { connected, deprovision_action: "BLOCK_SIGN_IN".to_owned() })
-            .connected = connected;
+        self.tenants.entry(tenant.clone()).or_insert_with(|| new_tenant(connected)).connected = connected;
         if connected && !was_connected {
             self.backfill(event, &tenant);
         }
@@ -508,11 +564,10 @@ impl OutboxFold {
     }
 
     fn apply_tenant(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
-        if let TenantEvent::DeprovisionActionSet { action } = decode::<TenantEvent>(event)? {
-            self.tenants
-                .entry(tenant_of(event)?)
-                .or_insert_with(|| TenantState { connected: false, deprovision_action: String::new() })
-                .deprovision_action = action_text(action).to_owned();
+        if let TenantEvent::DeprovisionActionSet { action, grace_hours } = decode::<TenantEvent>(event)? {
+            let state = self.tenants.entry(tenant_of(event)?).or_insert_with(|| new_tenant(false));
+            state.deprovision_action = action_text(action).to_owned();
+            state.delete_grace_hours = grace_hours.map_or(DEFAULT_GRACE_HOURS, i64::from);
         }
         Ok(())
     }
@@ -539,17 +594,26 @@ impl Fold for OutboxFold {
         insert_rows(
             tx,
             "outbox_tenants",
-            &["tenant_id", "connected", "deprovision_action"],
-            tenants.into_iter().map(|(tenant, t)| vec![Arg::from(tenant), Arg::from(t.connected), Arg::from(t.deprovision_action)]),
+            &["tenant_id", "connected", "deprovision_action", "delete_grace_hours"],
+            tenants.into_iter().map(|(tenant, t)| {
+                vec![Arg::from(tenant), Arg::from(t.connected), Arg::from(t.deprovision_action), Arg::from(t.delete_grace_hours)]
+            }),
         )
         .await?;
         insert_rows(
             tx,
             "outbox_users",
-            &["tenant_id", "user_id", "assigned", "graph_object_id"],
-            users
-                .into_iter()
-                .map(|((tenant, user), u)| vec![Arg::from(tenant), Arg::from(user), Arg::from(u.assigned), Arg::from(u.graph_object_id)]),
+            &["tenant_id", "user_id", "assigned", "graph_object_id", "suspended", "missed"],
+            users.into_iter().map(|((tenant, user), u)| {
+                vec![
+                    Arg::from(tenant),
+                    Arg::from(user),
+                    Arg::from(u.assigned),
+                    Arg::from(u.graph_object_id),
+                    Arg::from(u.suspended),
+                    Arg::from(u.missed),
+                ]
+            }),
         )
         .await?;
         insert_rows(

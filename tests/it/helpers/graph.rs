@@ -197,7 +197,7 @@ impl TestApp {
                     "query($a: String) { provisioningTasks(first: 100, after: $a) {
                         pageInfo { hasNextPage endCursor }
                         nodes { id kind status target userId skuId attempts graphObjectId detail
-                                lastError { status code message requestId clientRequestId } } } }",
+                                lastError { status code message requestId clientRequestId personalDataForgotten } } } }",
                     json!({"a": after}),
                 )
                 .await;
