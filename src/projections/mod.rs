@@ -19,6 +19,7 @@ mod users;
 use std::sync::Arc;
 
 pub use fold::Fold;
+pub use outbox::DEFAULT_GRACE_HOURS;
 pub use rebuild::{fold_into, rebuild};
 pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, catch_up_all, reset, run_batch};
 

@@ -111,7 +111,9 @@ async fn deprovisioning_previews_change_nothing_and_match_what_is_sent(backend: 
     assert_eq!(sent.last(), requests.as_array().unwrap().last(), "{sent:#?}");
 
     // DELETE after the default grace period: when, and the request; then listed as pending.
-    app.ok(&admin, "mutation { setDeprovisionAction(action: DELETE) { id } }", json!({})).await;
+    let set =
+        app.ok(&admin, "mutation { setDeprovisionAction(action: DELETE) { deprovisionAction deprovisionGraceHours } }", json!({})).await;
+    assert_eq!(set["setDeprovisionAction"], json!({ "deprovisionAction": "DELETE", "deprovisionGraceHours": 72 }));
     let before = footprint(&app, &admin, &emu).await;
     let asked = Utc::now();
     let plan = app.ok(&admin, PREVIEW, json!({"u": users["bob"]})).await["unassignUser"]["deprovisioningPreview"].clone();
@@ -149,7 +151,8 @@ async fn deprovisioning_previews_change_nothing_and_match_what_is_sent(backend: 
 
     // Without grace the deletion is due at once; Graph answers slowly, so it is still listed
     // while under way. The listed request is exactly the one sent.
-    app.ok(&admin, "mutation { setDeprovisionAction(action: DELETE, graceHours: 0) { id } }", json!({})).await;
+    let set = app.ok(&admin, "mutation { setDeprovisionAction(action: DELETE, graceHours: 0) { deprovisionGraceHours } }", json!({})).await;
+    assert_eq!(set["setDeprovisionAction"]["deprovisionGraceHours"], 0);
     emu.faults(json!([{ "kind": "delay", "delayMs": 2000, "method": "DELETE", "pathPrefix": "/v1.0/users/" }])).await;
     let plan = app.ok(&admin, PREVIEW, json!({"u": users["carol"]})).await["unassignUser"]["deprovisioningPreview"].clone();
     let carol_request = json!({ "method": "DELETE", "url": url("carol"), "body": null });

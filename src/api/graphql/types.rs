@@ -103,6 +103,13 @@ impl Tenant {
     async fn deprovision_action(&self) -> &str {
         &self.row.deprovision_action
     }
+    /// How long the DELETE deprovision action waits after unassignment (hours; 72 by default).
+    /// The current setting, also under `asOf` (past states keep no outbox).
+    async fn deprovision_grace_hours(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let caller = caller(ctx)?;
+        let outbox = crate::read::deprovisioning::tenant(app(ctx).db(), &self.scope).await.gql(caller)?;
+        Ok(outbox.map_or(crate::projections::DEFAULT_GRACE_HOURS, |t| t.delete_grace_hours))
+    }
     async fn mfa_policy(&self) -> &str {
         &self.row.mfa_policy
     }
