@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 
 use super::{Arg, DbError, Tx};
 
-
 enum Column {
     Text(Vec<Option<String>>),
     Int(Vec<Option<i64>>),
@@ -51,12 +50,18 @@ impl Column {
 impl Tx {
     /// Inserts rows on PostgreSQL as one array per column, in one statement. Hands the rows
     /// back untouched on SQLite (no arrays) or when a column mixes value types.
-    pub async fn insert_columns(&mut self, table: &str, columns: &[&str], rows: Vec<Vec<Arg>>) -> Result<Result<u64, Vec<Vec<Arg>>>, DbError> {
+    pub async fn insert_columns(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: Vec<Vec<Arg>>,
+    ) -> Result<Result<u64, Vec<Vec<Arg>>>, DbError> {
         let Self::Postgres(tx) = self else { return Ok(Err(rows)) };
         let Some(first) = rows.first() else { return Ok(Ok(0)) };
         let template: Vec<Column> = first.iter().map(Column::of).collect();
         let kind = |a: &Arg| std::mem::discriminant(&Column::of(a));
-        let same_types = |row: &Vec<Arg>| row.len() == columns.len() && row.iter().zip(&template).all(|(a, c)| kind(a) == std::mem::discriminant(c));
+        let same_types =
+            |row: &Vec<Arg>| row.len() == columns.len() && row.iter().zip(&template).all(|(a, c)| kind(a) == std::mem::discriminant(c));
         if !rows.iter().all(same_types) {
             return Ok(Err(rows));
         }
