@@ -58,9 +58,18 @@ enum Command {
     },
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    match cli.command {
+        // The HTTP servers run on actix's runtime.
+        Command::Serve | Command::GraphEmulator { .. } => actix_web::rt::System::new().block_on(run(cli)),
+        // The other commands on every core: a rebuild or replay decodes pages on some while
+        // one task folds them in order.
+        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli)),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Schema = cli.command {
         print!("{}", tessera::api::graphql::sdl());
         return Ok(());

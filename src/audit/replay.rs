@@ -57,86 +57,130 @@ async fn lines<T: Row + std::fmt::Debug>(tx: &mut Tx, sql: &str) -> Result<Vec<S
     Ok(rows.into_iter().map(|r| format!("{r:?}")).collect())
 }
 
-/// Every compared read table as sorted text lines.
-async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<String>>, AuditError> {
-    let mut tx = db.begin_system().await?;
-    let mut out = BTreeMap::new();
-    out.insert("tenants".into(), lines::<TenantRow>(&mut tx, "SELECT * FROM tenants").await?);
-    out.insert("domains".into(), lines::<DomainRow>(&mut tx, "SELECT * FROM domains").await?);
-    out.insert("users".into(), lines::<UserRow>(&mut tx, "SELECT * FROM users").await?);
-    out.insert(
-        "user_licenses".into(),
-        lines::<Triple>(&mut tx, "SELECT tenant_id AS a, user_id AS b, sku_id AS c FROM user_licenses").await?,
-    );
-    out.insert("groups".into(), lines::<GroupRow>(&mut tx, "SELECT * FROM groups").await?);
-    out.insert(
-        "group_members".into(),
-        lines::<Triple>(&mut tx, "SELECT tenant_id AS a, group_id AS b, user_id AS c FROM group_members").await?,
-    );
-    out.insert("api_keys".into(), lines::<ApiKeyRow>(&mut tx, "SELECT * FROM api_keys").await?);
-    out.insert("signing_keys".into(), lines::<SigningKeyRow>(&mut tx, "SELECT * FROM signing_keys").await?);
-    out.insert("sign_ins".into(), lines::<SignInRow>(&mut tx, "SELECT * FROM sign_ins").await?);
-    out.insert("microsoft365_connections".into(), lines::<ConnectionRow>(&mut tx, "SELECT * FROM microsoft365_connections").await?);
-    out.insert("microsoft365_compatibility".into(), lines::<CompatibilityRow>(&mut tx, "SELECT * FROM microsoft365_compatibility").await?);
-    out.insert("microsoft365_skus".into(), lines::<SkuRow>(&mut tx, "SELECT * FROM microsoft365_skus").await?);
-    // The claim columns are the workers', not derived from events.
-    out.insert(
-        "outbox_tasks".into(),
-        lines::<TaskRow>(&mut tx, &format!("SELECT {} FROM outbox_tasks", crate::read::outbox::COLUMNS)).await?,
-    );
-    out.insert(
-        "outbox_tenants".into(),
-        lines::<Triple>(
-            &mut tx,
-            "SELECT tenant_id AS a, CASE WHEN connected THEN 'connected' ELSE 'not connected' END AS b,
-                    deprovision_action || ' ' || CAST(delete_grace_hours AS TEXT) || 'h' AS c FROM outbox_tenants",
-        )
-        .await?,
-    );
-    out.insert(
-        "outbox_groups".into(),
-        lines::<Triple>(
-            &mut tx,
-            "SELECT tenant_id AS a, group_id AS b, COALESCE(graph_object_id, '') || CASE WHEN deleted THEN ' deleted' ELSE '' END AS c
-               FROM outbox_groups",
-        )
-        .await?,
-    );
-    out.insert(
-        "outbox_group_members".into(),
-        lines::<Triple>(
-            &mut tx,
-            "SELECT tenant_id AS a, group_id AS b, user_id || CASE WHEN queued THEN ' queued' ELSE '' END AS c FROM outbox_group_members",
-        )
-        .await?,
-    );
-    out.insert("outbox_domains".into(), lines::<Triple>(&mut tx, "SELECT tenant_id AS a, domain AS b, '' AS c FROM outbox_domains").await?);
-    out.insert(
-        "outbox_users".into(),
-        lines::<Triple>(
-            &mut tx,
-            "SELECT tenant_id AS a,
-                    user_id || CASE WHEN assigned THEN ' assigned' ELSE '' END || CASE WHEN suspended THEN ' suspended' ELSE '' END
-                            || CASE WHEN missed THEN ' missed' ELSE '' END AS b,
-                    COALESCE(graph_object_id, '') AS c FROM outbox_users",
-        )
-        .await?,
-    );
-    // Lease columns are the job workers', not derived from events.
-    out.insert("jobs".into(), lines::<JobRow>(&mut tx, &format!("SELECT {} FROM jobs", crate::read::jobs::COLUMNS)).await?);
-    out.insert(
-        "job_items".into(),
-        lines::<JobItemLine>(
-            &mut tx,
-            "SELECT tenant_id, job_id, item_key, user_id, graph_object_id, upn, outcome, error_code, error_message, recorded_at FROM job_items",
-        )
-        .await?,
-    );
-    tx.commit().await?;
-    for rows in out.values_mut() {
-        rows.sort();
+/// The read tables compared, each read as text lines by `table_lines`.
+const COMPARED: [&str; 20] = [
+    "tenants",
+    "domains",
+    "users",
+    "user_licenses",
+    "groups",
+    "group_members",
+    "api_keys",
+    "signing_keys",
+    "sign_ins",
+    "microsoft365_connections",
+    "microsoft365_compatibility",
+    "microsoft365_skus",
+    "outbox_tasks",
+    "outbox_tenants",
+    "outbox_groups",
+    "outbox_group_members",
+    "outbox_domains",
+    "outbox_users",
+    "jobs",
+    "job_items",
+];
+
+/// One compared read table as sorted text lines.
+async fn table_lines(tx: &mut Tx, table: &str) -> Result<Vec<String>, AuditError> {
+    let mut rows = match table {
+        "tenants" => lines::<TenantRow>(tx, "SELECT * FROM tenants").await?,
+        "domains" => lines::<DomainRow>(tx, "SELECT * FROM domains").await?,
+        "users" => lines::<UserRow>(tx, "SELECT * FROM users").await?,
+        "user_licenses" => lines::<Triple>(tx, "SELECT tenant_id AS a, user_id AS b, sku_id AS c FROM user_licenses").await?,
+        "groups" => lines::<GroupRow>(tx, "SELECT * FROM groups").await?,
+        "group_members" => lines::<Triple>(tx, "SELECT tenant_id AS a, group_id AS b, user_id AS c FROM group_members").await?,
+        "api_keys" => lines::<ApiKeyRow>(tx, "SELECT * FROM api_keys").await?,
+        "signing_keys" => lines::<SigningKeyRow>(tx, "SELECT * FROM signing_keys").await?,
+        "sign_ins" => lines::<SignInRow>(tx, "SELECT * FROM sign_ins").await?,
+        "microsoft365_connections" => lines::<ConnectionRow>(tx, "SELECT * FROM microsoft365_connections").await?,
+        "microsoft365_compatibility" => lines::<CompatibilityRow>(tx, "SELECT * FROM microsoft365_compatibility").await?,
+        "microsoft365_skus" => lines::<SkuRow>(tx, "SELECT * FROM microsoft365_skus").await?,
+        // The claim columns are the workers', not derived from events.
+        "outbox_tasks" => lines::<TaskRow>(tx, &format!("SELECT {} FROM outbox_tasks", crate::read::outbox::COLUMNS)).await?,
+        "outbox_tenants" => {
+            lines::<Triple>(
+                tx,
+                "SELECT tenant_id AS a, CASE WHEN connected THEN 'connected' ELSE 'not connected' END AS b,
+                        deprovision_action || ' ' || CAST(delete_grace_hours AS TEXT) || 'h' AS c FROM outbox_tenants",
+            )
+            .await?
+        }
+        "outbox_groups" => {
+            lines::<Triple>(
+                tx,
+                "SELECT tenant_id AS a, group_id AS b, COALESCE(graph_object_id, '') || CASE WHEN deleted THEN ' deleted' ELSE '' END AS c
+                   FROM outbox_groups",
+            )
+            .await?
+        }
+        "outbox_group_members" => {
+            lines::<Triple>(
+                tx,
+                "SELECT tenant_id AS a, group_id AS b, user_id || CASE WHEN queued THEN ' queued' ELSE '' END AS c FROM outbox_group_members",
+            )
+            .await?
+        }
+        "outbox_domains" => lines::<Triple>(tx, "SELECT tenant_id AS a, domain AS b, '' AS c FROM outbox_domains").await?,
+        "outbox_users" => {
+            lines::<Triple>(
+                tx,
+                "SELECT tenant_id AS a,
+                        user_id || CASE WHEN assigned THEN ' assigned' ELSE '' END || CASE WHEN suspended THEN ' suspended' ELSE '' END
+                                || CASE WHEN missed THEN ' missed' ELSE '' END AS b,
+                        COALESCE(graph_object_id, '') AS c FROM outbox_users",
+            )
+            .await?
+        }
+        // Lease columns are the job workers', not derived from events.
+        "jobs" => lines::<JobRow>(tx, &format!("SELECT {} FROM jobs", crate::read::jobs::COLUMNS)).await?,
+        "job_items" => {
+            lines::<JobItemLine>(
+                tx,
+                "SELECT tenant_id, job_id, item_key, user_id, graph_object_id, upn, outcome, error_code, error_message, recorded_at FROM job_items",
+            )
+            .await?
+        }
+        // Every name in COMPARED has its arm above.
+        _ => Vec::new(),
+    };
+    rows.sort_unstable();
+    Ok(rows)
+}
+
+/// Compares two sorted lists of lines in one merge pass: the lines only one side has (as many
+/// times as it has more of them), at most `SHOWN` of each.
+fn compare(table: &str, live: &[String], replayed: &[String]) -> Option<Difference> {
+    let (mut only_live, mut only_replayed) = (Vec::new(), Vec::new());
+    let (mut differs, mut l, mut r) = (false, 0, 0);
+    while l < live.len() || r < replayed.len() {
+        let order = match (live.get(l), replayed.get(r)) {
+            (Some(a), Some(b)) => a.cmp(b),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Equal => {
+                l += 1;
+                r += 1;
+                continue;
+            }
+            std::cmp::Ordering::Less => {
+                if only_live.len() < SHOWN {
+                    only_live.push(live[l].clone());
+                }
+                l += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                if only_replayed.len() < SHOWN {
+                    only_replayed.push(replayed[r].clone());
+                }
+                r += 1;
+            }
+        }
+        differs = true;
     }
-    Ok(out)
+    differs.then(|| Difference { table: table.to_owned(), only_live, only_replayed })
 }
 
 /// Brings the live read models up to date, folds every event up to the same point into a
@@ -147,26 +191,46 @@ pub async fn replay(live: &Db, personal: &PersonalData) -> Result<ReplayReport, 
         let reached = projections::catch_up(live, personal, projection.as_ref()).await?;
         until = Some(until.map_or(reached, |u| u.min(reached)));
     }
+    let started = std::time::Instant::now();
     let (scratch_db, events) = scratch::everything(live, personal, until.unwrap_or_default()).await?;
-    let live_rows = dump(live).await?;
-    let replayed_rows = dump(&scratch_db).await?;
-    scratch_db.close().await;
+    tracing::info!(events, seconds = started.elapsed().as_secs_f64(), "replay: events folded into the scratch store");
     let mut report = ReplayReport { events, rows: BTreeMap::new(), differences: Vec::new(), unchecked: Vec::new() };
     for projection in projections::all() {
         for table in projection.tables() {
-            if !live_rows.contains_key(*table) {
+            if !COMPARED.contains(table) {
                 report.unchecked.push((*table).to_owned());
             }
         }
     }
-    for (table, live) in &live_rows {
-        let replayed = replayed_rows.get(table).cloned().unwrap_or_default();
-        report.rows.insert(table.clone(), live.len());
-        let only_live: Vec<String> = live.iter().filter(|r| replayed.binary_search(r).is_err()).take(SHOWN).cloned().collect();
-        let only_replayed: Vec<String> = replayed.iter().filter(|r| live.binary_search(r).is_err()).take(SHOWN).cloned().collect();
-        if !only_live.is_empty() || !only_replayed.is_empty() || live.len() != replayed.len() {
-            report.differences.push(Difference { table: table.clone(), only_live, only_replayed });
-        }
+    // Table by table, both sides read at once; only one table's lines are held at a time.
+    let (mut live_tx, mut scratch_tx) = (live.begin_system().await?, scratch_db.begin_system().await?);
+    for table in COMPARED {
+        let (live_lines, replayed_lines) = tokio::try_join!(table_lines(&mut live_tx, table), table_lines(&mut scratch_tx, table))?;
+        report.rows.insert(table.to_owned(), live_lines.len());
+        report.differences.extend(compare(table, &live_lines, &replayed_lines));
     }
+    live_tx.commit().await?;
+    scratch_tx.commit().await?;
+    scratch_db.close().await;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "replay: compared");
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_merge_reports_what_one_side_has_more_of() {
+        assert!(compare("t", &lines(&["a", "b", "b"]), &lines(&["a", "b", "b"])).is_none());
+        let difference = compare("t", &lines(&["a", "b", "b", "d"]), &lines(&["b", "c", "d", "e"])).unwrap();
+        assert_eq!(difference.only_live, lines(&["a", "b"]), "a duplicate counts");
+        assert_eq!(difference.only_replayed, lines(&["c", "e"]));
+        let empty = compare("t", &[], &lines(&["x"])).unwrap();
+        assert!(empty.only_live.is_empty() && empty.only_replayed == lines(&["x"]));
+    }
 }

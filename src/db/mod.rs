@@ -3,6 +3,7 @@
 //! placeholders; SQLite receives them as `?n`, which it binds by the same number.
 
 mod args;
+mod bulk;
 mod tx;
 
 use std::str::FromStr;

@@ -78,3 +78,68 @@ pub async fn read_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit:
         }
     }
 }
+
+/// An event as read for a rebuild: payload and metadata as JSON text, parsed later (off the
+/// async threads, several pages at once) by `decode`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RawEvent {
+    pub txid: i64,
+    pub position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: String,
+    pub metadata: String,
+}
+
+impl RawEvent {
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { txid: self.txid, position: self.position }
+    }
+
+    pub fn decode(self) -> Result<StoredEvent, serde_json::Error> {
+        Ok(StoredEvent {
+            payload: serde_json::from_str(&self.payload)?,
+            metadata: serde_json::from_str(&self.metadata)?,
+            txid: self.txid,
+            position: self.position,
+            aggregate_type: self.aggregate_type,
+            aggregate_id: self.aggregate_id,
+            sequence: self.sequence,
+            event_type: self.event_type,
+            event_version: self.event_version,
+        })
+    }
+}
+
+/// `read_after` with the JSON left as text.
+pub async fn read_raw_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit: i64) -> Result<Vec<RawEvent>, DbError> {
+    match backend {
+        Backend::Postgres => {
+            tx.fetch_all(
+                "SELECT txid::text::bigint AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version,
+                        payload::text AS payload, metadata::text AS metadata
+                   FROM events
+                  WHERE (txid, position) > ($1::text::xid8, $2)
+                    AND txid < pg_snapshot_xmin(pg_current_snapshot())
+                  ORDER BY events.txid, events.position
+                  LIMIT $3",
+                crate::args![after.txid.to_string(), after.position, limit],
+            )
+            .await
+        }
+        Backend::Sqlite => {
+            tx.fetch_all(
+                "SELECT 0 AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+                   FROM events
+                  WHERE position > $1
+                  ORDER BY position
+                  LIMIT $2",
+                crate::args![after.position, limit],
+            )
+            .await
+        }
+    }
+}

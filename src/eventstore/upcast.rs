@@ -7,6 +7,8 @@
 //! The first one is the pre-1.0 `GroupCreated`, whose name field was `display_name`; then the
 //! 1.0 `UserCreated` and sign-in events, whose UPNs were not yet inside `Personal`.
 
+use std::borrow::Cow;
+
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use serde_json::{Value, json};
 
@@ -107,12 +109,18 @@ pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
 
 /// The payload in its current shape (for readers of the global stream).
 pub fn upcast_payload(event_type: &str, event_version: &str, payload: &Value) -> Value {
-    let mut payload = payload.clone();
-    let mut version = event_version.to_owned();
+    upcast_ref(event_type, event_version, payload).into_owned()
+}
+
+/// The payload in its current shape, borrowed when it already is (almost every event): no copy
+/// on the rebuild's hot path.
+pub fn upcast_ref<'a>(event_type: &str, event_version: &str, payload: &'a Value) -> Cow<'a, Value> {
+    let mut payload = Cow::Borrowed(payload);
+    let mut version = Cow::Borrowed(event_version);
     for upcaster in &ALL {
         if upcaster.applies(event_type, &version) {
-            payload = upcaster.rewrite(payload);
-            upcaster.version.clone_into(&mut version);
+            payload = Cow::Owned(upcaster.rewrite(payload.into_owned()));
+            version = Cow::Borrowed(upcaster.version);
         }
     }
     payload

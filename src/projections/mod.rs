@@ -9,6 +9,7 @@ mod groups;
 mod jobs;
 mod microsoft365;
 mod outbox;
+mod pages;
 mod rebuild;
 mod runner;
 mod sign_ins;
@@ -85,8 +86,8 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
 /// Decodes an event payload of the aggregate type the projection cares about, old shapes
 /// upcast to the current one.
 fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
-    let payload = crate::eventstore::upcast_payload(&event.event_type, &event.event_version, &event.payload);
-    serde_json::from_value(payload).map_err(|e| ProjectionError::Decode {
+    let payload = crate::eventstore::upcast_ref(&event.event_type, &event.event_version, &event.payload);
+    E::deserialize(&*payload).map_err(|e| ProjectionError::Decode {
         position: event.position,
         event_type: event.event_type.clone(),
         message: e.to_string(),

@@ -5,16 +5,10 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use super::runner::{lock_checkpoint, save_checkpoints};
-use super::{Fold, Projection, ProjectionError};
+use super::{Fold, Projection, ProjectionError, pages};
 use crate::db::{Db, Tx};
-use crate::eventstore::{Checkpoint, PersonalData, StoredEvent, read_after};
-
-/// Events read per page: big pages amortize the round trip and the data-key lookups; each page
-/// is its own short read transaction.
-const PAGE: i64 = 5_000;
+use crate::eventstore::{Checkpoint, PersonalData};
 
 enum Target {
     Fold(Box<dyn Fold>),
@@ -36,23 +30,8 @@ pub async fn fold_into(
 ) -> Result<(Checkpoint, u64), ProjectionError> {
     let mut targets: Vec<Target> = projections.iter().map(|p| p.fold().map_or(Target::Statements, Target::Fold)).collect();
     let open = projections.iter().any(|p| p.reads_personal_data());
-    // The next page is read (and its personal values opened) while this one is folded.
-    let (pages, mut received) = mpsc::channel::<Result<Vec<StoredEvent>, ProjectionError>>(2);
-    let reader = {
-        let (source, personal) = (source.clone(), personal.clone());
-        tokio::spawn(async move {
-            let mut after = Checkpoint::default();
-            loop {
-                let page = read_page(&source, &personal, after, until, open).await;
-                let last = page.as_ref().ok().and_then(|events| events.last().map(StoredEvent::checkpoint));
-                let stop = last.is_none();
-                if pages.send(page).await.is_err() || stop {
-                    return;
-                }
-                after = last.unwrap_or(after);
-            }
-        })
-    };
+    let started = std::time::Instant::now();
+    let (mut received, reader) = pages::spawn(source.clone(), personal.clone(), until, open);
     let mut reached = Checkpoint::default();
     let mut read = 0u64;
     let outcome = async {
@@ -78,32 +57,14 @@ pub async fn fold_into(
     .await;
     reader.abort();
     outcome?;
+    tracing::info!(events = read, seconds = started.elapsed().as_secs_f64(), "rebuild: events folded");
     for target in targets {
         if let Target::Fold(fold) = target {
             fold.write(out).await?;
         }
     }
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "rebuild: folded rows written");
     Ok((reached, read))
-}
-
-/// The next page after `after`, cut at `until`, personal values opened when asked.
-async fn read_page(
-    source: &Db,
-    personal: &PersonalData,
-    after: Checkpoint,
-    until: Option<Checkpoint>,
-    open: bool,
-) -> Result<Vec<StoredEvent>, ProjectionError> {
-    let mut tx = source.begin_read().await?;
-    let mut events = read_after(&mut tx, source.backend(), after, PAGE).await?;
-    if let Some(until) = until {
-        events.retain(|e| e.checkpoint() <= until);
-    }
-    if open {
-        personal.open_stored(&mut tx, &mut events).await?;
-    }
-    tx.commit().await?;
-    Ok(events)
 }
 
 /// Empties the projections' tables and refills them from every event, in one transaction: the

@@ -19,6 +19,9 @@ pub enum ProjectionError {
     Unknown(String),
     #[error(transparent)]
     Personal(#[from] crate::eventstore::PersonalError),
+    /// A rebuild's decoding task panicked or was cancelled.
+    #[error("decoding task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Events applied per transaction: large enough to amortize the commit, small enough to keep

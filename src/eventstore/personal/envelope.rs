@@ -23,9 +23,20 @@ fn single<'a>(map: &'a Map<String, Value>, tag: &str) -> Option<&'a Value> {
     if map.len() == 1 { map.get(tag) } else { None }
 }
 
-fn sealed_of(map: &Map<String, Value>) -> Option<Sealed> {
+/// A sealed value, borrowed from its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedRef<'a> {
+    pub key: &'a str,
+    pub ct: &'a str,
+}
+
+fn sealed_ref(map: &Map<String, Value>) -> Option<SealedRef<'_>> {
     let inner = single(map, SEALED_TAG)?;
-    Some(Sealed { key: inner.get("key")?.as_str()?.to_owned(), ct: inner.get("ct")?.as_str()?.to_owned() })
+    Some(SealedRef { key: inner.get("key")?.as_str()?, ct: inner.get("ct")?.as_str()? })
+}
+
+fn sealed_of(map: &Map<String, Value>) -> Option<Sealed> {
+    sealed_ref(map).map(|s| Sealed { key: s.key.to_owned(), ct: s.ct.to_owned() })
 }
 
 /// Visits every object, outermost first; `f` returns true when it replaced the object, which is
@@ -66,6 +77,20 @@ pub fn sealed_values(payload: &Value) -> Vec<Sealed> {
     out
 }
 
+/// The key id of every sealed value of a payload, without copying anything.
+pub fn visit_sealed_keys<'a>(payload: &'a Value, f: &mut impl FnMut(&'a str)) {
+    match payload {
+        Value::Object(map) => {
+            if let Some(sealed) = sealed_ref(map) {
+                f(sealed.key);
+            }
+            map.values().for_each(|v| visit_sealed_keys(v, f));
+        }
+        Value::Array(items) => items.iter().for_each(|v| visit_sealed_keys(v, f)),
+        _ => {}
+    }
+}
+
 /// Replaces every personal value in clear by what `seal` makes of its JSON text.
 pub fn seal_all<E>(payload: &mut Value, seal: &mut impl FnMut(&[u8]) -> Result<Sealed, E>) -> Result<(), E> {
     walk(payload, &mut |node: &mut Value| {
@@ -80,16 +105,17 @@ pub fn seal_all<E>(payload: &mut Value, seal: &mut impl FnMut(&[u8]) -> Result<S
 
 /// Replaces every sealed value by what `open` finds: the value's JSON text, or `None` when its
 /// key is gone (the value then reads as forgotten).
-pub fn open_all<E>(payload: &mut Value, open: &mut impl FnMut(&Sealed) -> Result<Option<Vec<u8>>, E>) -> Result<(), E>
+pub fn open_all<E>(payload: &mut Value, open: &mut impl FnMut(SealedRef<'_>) -> Result<Option<Vec<u8>>, E>) -> Result<(), E>
 where
     E: From<serde_json::Error>,
 {
     walk(payload, &mut |node: &mut Value| {
-        let Some(sealed) = node.as_object().and_then(sealed_of) else { return Ok(false) };
-        *node = match open(&sealed)? {
+        let Some(sealed) = node.as_object().and_then(sealed_ref) else { return Ok(false) };
+        let opened = match open(sealed)? {
             Some(text) => json!({ PERSONAL_TAG: serde_json::from_slice::<Value>(&text)? }),
             None => json!({ FORGOTTEN_TAG: true }),
         };
+        *node = opened;
         Ok(true)
     })
 }
@@ -124,11 +150,11 @@ mod tests {
         assert_eq!(sealed_values(&stored).len(), 2);
 
         let mut opened = stored.clone();
-        open_all(&mut opened, &mut |s: &Sealed| -> Result<_, serde_json::Error> { Ok(Some(hex::decode(&s.ct).unwrap())) }).unwrap();
+        open_all(&mut opened, &mut |s: SealedRef<'_>| -> Result<_, serde_json::Error> { Ok(Some(hex::decode(s.ct).unwrap())) }).unwrap();
         assert_eq!(opened, original);
 
         let mut forgotten = stored;
-        open_all(&mut forgotten, &mut |_: &Sealed| -> Result<_, serde_json::Error> { Ok(None) }).unwrap();
+        open_all(&mut forgotten, &mut |_: SealedRef<'_>| -> Result<_, serde_json::Error> { Ok(None) }).unwrap();
         assert_eq!(forgotten["SignInFailed"]["details"]["upn"], json!({ "forgotten": true }));
         assert_eq!(forgotten["SignInFailed"]["details"]["client"], json!({ "forgotten": true }));
         assert_eq!(forgotten["SignInFailed"]["details"]["realm"], "urn:federation:MicrosoftOnline");
@@ -137,7 +163,7 @@ mod tests {
     #[test]
     fn old_payloads_in_clear_pass_through_opening() {
         let mut old = payload();
-        open_all(&mut old, &mut |_: &Sealed| -> Result<_, serde_json::Error> { panic!("nothing is sealed") }).unwrap();
+        open_all(&mut old, &mut |_: SealedRef<'_>| -> Result<_, serde_json::Error> { panic!("nothing is sealed") }).unwrap();
         assert_eq!(old, payload());
     }
 }

@@ -21,7 +21,7 @@ use cqrs_es::persist::SerializedEvent;
 use rand::RngCore;
 use serde_json::Value;
 
-use self::envelope::Sealed;
+use self::envelope::{Sealed, SealedRef};
 use super::StoredEvent;
 use crate::crypto::{Crypto, CryptoError, DataKey, keyed_hash};
 use crate::db::{Db, DbError, Tx};
@@ -180,42 +180,77 @@ impl PersonalData {
     async fn open(&self, tx: &mut Tx, items: Vec<(String, &mut Value)>, cached: bool) -> Result<(), PersonalError> {
         let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (tenant, payload) in &items {
-            for sealed in envelope::sealed_values(payload) {
-                wanted.entry(tenant.clone()).or_default().insert(sealed.key);
-            }
+            envelope::visit_sealed_keys(payload, &mut |key| {
+                wanted.entry(tenant.clone()).or_default().insert(key.to_owned());
+            });
         }
         if wanted.is_empty() {
             return Ok(());
         }
-        let mut found: HashMap<(String, String), DataKey> = HashMap::new();
+        let mut found = KeyMap::new();
         for (tenant, ids) in wanted {
             let mut missing = Vec::new();
             for id in ids {
                 let hit = if cached { self.inner.by_id.lock().ok().and_then(|mut c| c.get(&(tenant.clone(), id.clone()))) } else { None };
                 match hit {
                     Some(key) => {
-                        found.insert((tenant.clone(), id), key);
+                        found.entry(tenant.clone()).or_default().insert(id, key);
                     }
                     None => missing.push(id),
                 }
             }
             for row in keys::by_ids(tx, &tenant, &missing).await? {
-                // A key that exists but does not unwrap is an error (wrong master key?), never
-                // "forgotten": only a destroyed key means that.
-                let key = DataKey::unwrap(&self.inner.crypto, &key_context(&tenant, &row.key_id), &row.wrapped_key)?;
+                let key = self.unwrap_key(&tenant, &row)?;
                 if cached && let Ok(mut cache) = self.inner.by_id.lock() {
                     cache.put((tenant.clone(), row.key_id.clone()), key.clone());
                 }
-                found.insert((tenant.clone(), row.key_id), key);
+                found.entry(tenant.clone()).or_default().insert(row.key_id, key);
             }
         }
         for (tenant, payload) in items {
-            envelope::open_all(payload, &mut |sealed: &Sealed| -> Result<Option<Vec<u8>>, PersonalError> {
-                match found.get(&(tenant.clone(), sealed.key.clone())) {
-                    Some(key) => Ok(Some(key.open(sealed.key.as_bytes(), &sealed.ct)?)),
-                    None => Ok(None),
-                }
-            })?;
+            open_payload(&found, &tenant, payload)?;
+        }
+        Ok(())
+    }
+
+    /// A key that exists but does not unwrap is an error (wrong master key?), never
+    /// "forgotten": only a destroyed key means that.
+    fn unwrap_key(&self, tenant: &str, row: &keys::KeyRow) -> Result<DataKey, PersonalError> {
+        Ok(DataKey::unwrap(&self.inner.crypto, &key_context(tenant, &row.key_id), &row.wrapped_key)?)
+    }
+
+    /// Reads the wrapped keys that the sealed values of `events` name (in `tx`, never cached,
+    /// as `open_stored`), leaving the CPU work to `open_events`.
+    pub async fn read_keys(&self, tx: &mut Tx, events: &[StoredEvent]) -> Result<WrappedKeys, PersonalError> {
+        let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for event in events {
+            if let Some(tenant) = tenant_in(&event.metadata) {
+                envelope::visit_sealed_keys(&event.payload, &mut |key| {
+                    wanted.entry(tenant).or_default().insert(key);
+                });
+            }
+        }
+        let mut rows = Vec::new();
+        for (tenant, ids) in wanted {
+            let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
+            rows.extend(keys::by_ids(tx, tenant, &ids).await?.into_iter().map(|row| (tenant.to_owned(), row)));
+        }
+        Ok(WrappedKeys(rows))
+    }
+
+    /// Opens the events' sealed values with keys from `read_keys`: CPU only, no I/O, so a
+    /// rebuild runs it on the blocking pool, several pages at once.
+    pub fn open_events(&self, keys: WrappedKeys, events: &mut [StoredEvent]) -> Result<(), PersonalError> {
+        let mut found = KeyMap::new();
+        for (tenant, row) in keys.0 {
+            let key = self.unwrap_key(&tenant, &row)?;
+            found.entry(tenant).or_default().insert(row.key_id, key);
+        }
+        for event in events {
+            let StoredEvent { payload, metadata, .. } = event;
+            if let Some(tenant) = tenant_in(metadata) {
+                open_payload(&found, tenant, payload)?;
+            }
         }
         Ok(())
     }
@@ -290,6 +325,24 @@ impl PersonalData {
         }
         Ok(secret)
     }
+}
+
+/// Data keys by tenant, then key id (looked up by borrowed ids).
+type KeyMap = HashMap<String, HashMap<String, DataKey>>;
+
+/// Wrapped data keys read for a batch of events, not yet unwrapped.
+pub struct WrappedKeys(Vec<(String, keys::KeyRow)>);
+
+/// Replaces the payload's sealed values by their content, or by the forgotten marker where
+/// the key is gone.
+fn open_payload(found: &KeyMap, tenant: &str, payload: &mut Value) -> Result<(), PersonalError> {
+    let keys = found.get(tenant);
+    envelope::open_all(payload, &mut |sealed: SealedRef<'_>| -> Result<Option<Vec<u8>>, PersonalError> {
+        match keys.and_then(|k| k.get(sealed.key)) {
+            Some(key) => Ok(Some(key.open(sealed.key.as_bytes(), sealed.ct)?)),
+            None => Ok(None),
+        }
+    })
 }
 
 /// Which of the sealed values' keys still exist (for marking forgotten values in an export,

@@ -40,15 +40,16 @@ impl GroupsFold {
 #[async_trait::async_trait]
 impl Fold for GroupsFold {
     fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        if event.aggregate_type != Group::TYPE && event.event_type != "UserDeleted" {
+            // Only a user's deletion matters here (the projection decodes nothing else either).
+            return Ok(());
+        }
         let tenant = tenant_of(event)?;
         let id = local_id(event).to_owned();
         if event.aggregate_type != Group::TYPE {
-            // Only a user's deletion matters here (the projection decodes nothing else either).
-            if event.event_type == "UserDeleted" {
-                for group in self.memberships.remove(&(tenant.clone(), id.clone())).unwrap_or_default() {
-                    if let Some(members) = self.members.get_mut(&(tenant.clone(), group)) {
-                        members.remove(&id);
-                    }
+            for group in self.memberships.remove(&(tenant.clone(), id.clone())).unwrap_or_default() {
+                if let Some(members) = self.members.get_mut(&(tenant.clone(), group)) {
+                    members.remove(&id);
                 }
             }
             return Ok(());

@@ -25,37 +25,52 @@ pub trait Fold: Send {
     async fn write(self: Box<Self>, tx: &mut Tx) -> Result<(), ProjectionError>;
 }
 
-/// Bind parameters per statement: under PostgreSQL's 65,535 and SQLite's 32,766.
+/// Bind parameters per multi-row `INSERT`: under PostgreSQL's 65,535 and SQLite's 32,766.
 const PARAMETERS: usize = 30_000;
+/// Rows per column-array `INSERT` on PostgreSQL: bounds the arrays held and sent at once.
+const ARRAY_ROWS: usize = 50_000;
 
-/// Inserts rows with multi-row `INSERT`s (same statement text for every full chunk, so both
-/// backends prepare it once). Values are bound, never spliced, exactly as the projections
-/// bind them, so a folded row is byte-for-byte the row the projection would have written.
+/// Inserts rows: on PostgreSQL as column arrays (`Tx::insert_columns`), else (SQLite) with
+/// multi-row `INSERT`s, the same statement text for every full chunk so it is prepared once.
+/// Values are bound, never spliced, exactly as the projections bind them, so a folded row is
+/// byte-for-byte the row the projection would have written.
 pub async fn insert_rows(
     tx: &mut Tx,
     table: &str,
     columns: &[&str],
     rows: impl IntoIterator<Item = Vec<Arg>>,
 ) -> Result<u64, ProjectionError> {
-    let per_chunk = (PARAMETERS / columns.len()).max(1);
+    let sqlite = matches!(tx, Tx::Sqlite(_));
+    let per_chunk = if sqlite { (PARAMETERS / columns.len()).max(1) } else { ARRAY_ROWS };
     let mut written = 0;
-    let mut chunk: Vec<Arg> = Vec::with_capacity(per_chunk * columns.len());
-    let mut count = 0;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        for row in rows.by_ref().take(per_chunk) {
-            debug_assert_eq!(row.len(), columns.len());
-            chunk.extend(row);
-            count += 1;
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_chunk).collect();
+        let chunk = match tx.insert_columns(table, columns, chunk).await? {
+            Ok(inserted) => {
+                written += inserted;
+                continue;
+            }
+            Err(chunk) => chunk,
+        };
+        let mut chunk = chunk.into_iter().peekable();
+        while chunk.peek().is_some() {
+            let (mut args, mut count) = (Vec::new(), 0);
+            for row in chunk.by_ref().take((PARAMETERS / columns.len()).max(1)) {
+                debug_assert_eq!(row.len(), columns.len());
+                args.extend(row);
+                count += 1;
+            }
+            written += tx.execute(&statement(table, columns, count, sqlite), &args).await?;
         }
-        written += tx.execute(&statement(table, columns, count), &chunk).await?;
-        chunk.clear();
-        count = 0;
     }
     Ok(written)
 }
 
-fn statement(table: &str, columns: &[&str], rows: usize) -> String {
+/// The multi-row `INSERT`. On SQLite the placeholders are anonymous `?`s (bound in order):
+/// a numbered `?NNN` makes SQLite look its name up in a list on every bind, which is
+/// quadratic in the parameters of a statement (minutes for a million-event replay).
+fn statement(table: &str, columns: &[&str], rows: usize, anonymous: bool) -> String {
     let width = columns.len();
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     for row in 0..rows {
@@ -67,9 +82,12 @@ fn statement(table: &str, columns: &[&str], rows: usize) -> String {
             if column > 0 {
                 sql.push_str(", ");
             }
-            // `$n` on both backends: Tx rewrites them to SQLite's `?n`.
-            sql.push('$');
-            sql.push_str(&(row * width + column + 1).to_string());
+            if anonymous {
+                sql.push('?');
+            } else {
+                sql.push('$');
+                sql.push_str(&(row * width + column + 1).to_string());
+            }
         }
         sql.push(')');
     }
@@ -85,7 +103,9 @@ mod tests {
 
     #[test]
     fn statements_number_every_parameter_once() {
-        let sql = statement("t", &["a", "b"], 2);
+        let sql = statement("t", &["a", "b"], 2, false);
         assert_eq!(sql, "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        // No `$` left for Tx to rewrite on SQLite, and no names to look up.
+        assert_eq!(statement("t", &["a", "b"], 2, true), "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)");
     }
 }
