@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::db::{Backend, DbError, Tx};
+use crate::db::{Arg, Backend, DbError, Tx};
 
 /// A place in the global stream. On PostgreSQL events are ordered by (commit transaction id,
 /// position): a checkpoint on position alone would skip an event whose transaction took its
@@ -49,33 +49,55 @@ impl StoredEvent {
 /// The next events after `after`, in commit order, only from transactions that can no longer
 /// be overtaken: on PostgreSQL, those below the oldest transaction still in flight.
 pub async fn read_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit: i64) -> Result<Vec<StoredEvent>, DbError> {
+    fetch_page(tx, backend, "payload, metadata", after, limit).await
+}
+
+/// Reads one page. On PostgreSQL the query runs with a generic plan: the first five
+/// executions of a prepared statement on a connection get a custom plan, which cannot tell
+/// that the row comparison selects one page, and scans and sorts the whole events table
+/// (4.3 s a page over a million events, against 38 ms on the global-order index; the
+/// `EXPLAIN ANALYZE` is in docs/benchmarks.md). The setting is put back for the rest of the
+/// caller's transaction.
+async fn fetch_page<T: crate::db::Row>(tx: &mut Tx, backend: Backend, json: &str, after: Checkpoint, limit: i64) -> Result<Vec<T>, DbError> {
+    let postgres = backend == Backend::Postgres;
+    if postgres {
+        tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", &[]).await?;
+    }
+    let rows = tx.fetch_all(&page_sql(backend, json), &page_args(backend, after, limit)).await?;
+    if postgres {
+        tx.execute("SET LOCAL plan_cache_mode = DEFAULT", &[]).await?;
+    }
+    Ok(rows)
+}
+
+/// The page query of `read_after` and `read_raw_after`, selecting `json` for the two JSON
+/// columns.
+fn page_sql(backend: Backend, json: &str) -> String {
     match backend {
-        Backend::Postgres => {
-            tx.fetch_all(
-                "SELECT txid::text::bigint AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                        payload, metadata
-                   FROM events
-                  WHERE (txid, position) > ($1::text::xid8, $2)
-                    AND txid < pg_snapshot_xmin(pg_current_snapshot())
-                  -- Qualified: a bare `txid` here names the output column (the bigint cast),
-                  -- which no index orders, so each batch would sort the whole table.
-                  ORDER BY events.txid, events.position
-                  LIMIT $3",
-                crate::args![after.txid.to_string(), after.position, limit],
-            )
-            .await
-        }
-        Backend::Sqlite => {
-            tx.fetch_all(
-                "SELECT 0 AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
-                   FROM events
-                  WHERE position > $1
-                  ORDER BY position
-                  LIMIT $2",
-                crate::args![after.position, limit],
-            )
-            .await
-        }
+        Backend::Postgres => format!(
+            "SELECT txid::text::bigint AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version, {json}
+               FROM events
+              WHERE (txid, position) > ($1::text::xid8, $2)
+                AND txid < pg_snapshot_xmin(pg_current_snapshot())
+              -- Qualified: a bare `txid` here names the output column (the bigint cast),
+              -- which no index orders, so each batch would sort the whole table.
+              ORDER BY events.txid, events.position
+              LIMIT $3"
+        ),
+        Backend::Sqlite => format!(
+            "SELECT 0 AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version, {json}
+               FROM events
+              WHERE position > $1
+              ORDER BY position
+              LIMIT $2"
+        ),
+    }
+}
+
+fn page_args(backend: Backend, after: Checkpoint, limit: i64) -> Vec<Arg> {
+    match backend {
+        Backend::Postgres => vec![Arg::from(after.txid.to_string()), Arg::from(after.position), Arg::from(limit)],
+        Backend::Sqlite => vec![Arg::from(after.position), Arg::from(limit)],
     }
 }
 
@@ -99,10 +121,13 @@ impl RawEvent {
         Checkpoint { txid: self.txid, position: self.position }
     }
 
+    /// The event for the read-model folds. Its metadata keeps only what projections read
+    /// (tenant, time, actor): the rest (correlation, causation, request, role) would cost a
+    /// dozen allocations per event for nothing.
     pub fn decode(self) -> Result<StoredEvent, serde_json::Error> {
         Ok(StoredEvent {
             payload: serde_json::from_str(&self.payload)?,
-            metadata: serde_json::from_str(&self.metadata)?,
+            metadata: serde_json::from_str::<FoldMetadata>(&self.metadata)?.into_value(),
             txid: self.txid,
             position: self.position,
             aggregate_type: self.aggregate_type,
@@ -114,32 +139,32 @@ impl RawEvent {
     }
 }
 
+/// The metadata fields a projection may read (`StoredEvent::tenant_id`, `occurred_at`, the
+/// jobs projection's `actor`); serde skips the others without allocating them.
+#[derive(serde::Deserialize)]
+struct FoldMetadata {
+    tenant_id: Option<String>,
+    occurred_at: Option<String>,
+    actor: Option<String>,
+}
+
+impl FoldMetadata {
+    fn into_value(self) -> Value {
+        let mut map = serde_json::Map::new();
+        for (key, value) in [("tenant_id", self.tenant_id), ("occurred_at", self.occurred_at), ("actor", self.actor)] {
+            if let Some(value) = value {
+                map.insert(key.to_owned(), Value::String(value));
+            }
+        }
+        Value::Object(map)
+    }
+}
+
 /// `read_after` with the JSON left as text.
 pub async fn read_raw_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit: i64) -> Result<Vec<RawEvent>, DbError> {
-    match backend {
-        Backend::Postgres => {
-            tx.fetch_all(
-                "SELECT txid::text::bigint AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                        payload::text AS payload, metadata::text AS metadata
-                   FROM events
-                  WHERE (txid, position) > ($1::text::xid8, $2)
-                    AND txid < pg_snapshot_xmin(pg_current_snapshot())
-                  ORDER BY events.txid, events.position
-                  LIMIT $3",
-                crate::args![after.txid.to_string(), after.position, limit],
-            )
-            .await
-        }
-        Backend::Sqlite => {
-            tx.fetch_all(
-                "SELECT 0 AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
-                   FROM events
-                  WHERE position > $1
-                  ORDER BY position
-                  LIMIT $2",
-                crate::args![after.position, limit],
-            )
-            .await
-        }
-    }
+    let json = match backend {
+        Backend::Postgres => "payload::text AS payload, metadata::text AS metadata",
+        Backend::Sqlite => "payload, metadata",
+    };
+    fetch_page(tx, backend, json, after, limit).await
 }

@@ -16,6 +16,15 @@ pub fn delay(attempt: u32, base: Duration, max: Duration, retry_after: Option<Du
     (half + jitter).max(retry_after.unwrap_or(Duration::ZERO))
 }
 
+/// The delay after a 429: what Microsoft asked for, plus up to a quarter more so throttled
+/// tasks do not return in lockstep. Graph's throttling guidance is to wait `Retry-After` and
+/// retry, and on another 429 to keep honouring it; growing the wait exponentially on top would
+/// only slow a throttled export further (minutes per task after a few 429s).
+pub fn throttled(retry_after: Duration) -> Duration {
+    let spread = (retry_after / 4).as_millis().min(u128::from(u64::MAX)) as u64;
+    retry_after + Duration::from_millis(rand::thread_rng().gen_range(0..=spread))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +42,14 @@ mod tests {
             assert!(capped >= Duration::from_secs(5) && capped <= max, "{capped:?}");
             assert!(delay(1, base, max, Some(Duration::from_secs(3))) == Duration::from_secs(3));
         }
+    }
+
+    #[test]
+    fn a_throttled_task_waits_what_microsoft_asked_not_more_than_a_quarter_longer() {
+        for _ in 0..200 {
+            let wait = throttled(Duration::from_secs(4));
+            assert!(wait >= Duration::from_secs(4) && wait <= Duration::from_secs(5), "{wait:?}");
+        }
+        assert_eq!(throttled(Duration::ZERO), Duration::ZERO);
     }
 }

@@ -32,17 +32,29 @@ struct Due {
     due: i64,
 }
 
-pub(super) const DUE: &str =
-    "SELECT t.tenant_id, t.task_id, t.kind, t.target, t.user_id, t.sku_id, t.attempts, t.round_attempts, u.graph_object_id,
+/// The oldest `limit` due tasks, in seq order, walking the PENDING tasks on the partial index
+/// `outbox_tasks_pending` (migration 0085) and stopping at the first `limit` that qualify,
+/// rather than reading and sorting every pending task (an export queues thousands at once).
+pub(super) fn due(backend: Backend, limit: usize) -> String {
+    let (from, lock) = match backend {
+        Backend::Postgres => ("outbox_tasks t", " FOR UPDATE OF t SKIP LOCKED"),
+        // Without statistics SQLite's planner picks `outbox_tasks_due` and sorts.
+        Backend::Sqlite => ("outbox_tasks t INDEXED BY outbox_tasks_pending", ""),
+    };
+    format!(
+        "SELECT t.tenant_id, t.task_id, t.kind, t.target, t.user_id, t.sku_id, t.attempts, t.round_attempts, u.graph_object_id,
        (t.claimed_by IS NOT NULL) AS reclaimed
-  FROM outbox_tasks t
+  FROM {from}
   LEFT JOIN outbox_users u ON u.tenant_id = t.tenant_id AND u.user_id = t.user_id
  WHERE t.status = 'PENDING' AND t.next_attempt_at <= $1 AND (t.lease_until IS NULL OR t.lease_until <= $1)
    AND NOT EXISTS (SELECT 1 FROM outbox_tasks p
                     WHERE p.tenant_id = t.tenant_id AND p.target = t.target AND p.seq < t.seq
                       AND p.status IN ('PENDING', 'FAILED'))
  ORDER BY t.seq
- LIMIT 1";
+ LIMIT {}{lock}",
+        limit.max(1)
+    )
+}
 
 /// A cheap look before a claim: idle workers poll often, and on SQLite every claim transaction
 /// takes the database's one write lock.
@@ -62,10 +74,7 @@ pub(super) async fn anything_due(db: &Db, now: i64) -> Result<bool, DbError> {
 /// Takes the oldest due task, leasing it to `worker` for `lease`.
 pub async fn claim(db: &Db, worker: &str, lease: Duration) -> Result<Option<Claimed>, DbError> {
     let now = chrono::Utc::now().timestamp_millis();
-    let sql = match db.backend() {
-        Backend::Postgres => format!("{DUE} FOR UPDATE OF t SKIP LOCKED"),
-        Backend::Sqlite => DUE.to_owned(),
-    };
+    let sql = due(db.backend(), 1);
     if !anything_due(db, now).await? {
         return Ok(None);
     }

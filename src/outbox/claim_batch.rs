@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use super::claim::{Claimed, DUE, anything_due};
+use super::claim::{Claimed, anything_due, due};
 use crate::args;
-use crate::db::{Backend, Db, DbError};
+use crate::db::{Db, DbError};
 
 /// Takes up to `max` due tasks of the tenant whose task is oldest, leasing them to `worker`.
 pub async fn claim_many(db: &Db, worker: &str, lease: Duration, max: usize) -> Result<Vec<Claimed>, DbError> {
@@ -15,11 +15,7 @@ pub async fn claim_many(db: &Db, worker: &str, lease: Duration, max: usize) -> R
     if !anything_due(db, now).await? {
         return Ok(Vec::new());
     }
-    let limited = DUE.replace("LIMIT 1", &format!("LIMIT {}", max.max(1)));
-    let sql = match db.backend() {
-        Backend::Postgres => format!("{limited} FOR UPDATE OF t SKIP LOCKED"),
-        Backend::Sqlite => limited,
-    };
+    let sql = due(db.backend(), max);
     let mut tx = db.begin_system().await?;
     let mut claimed: Vec<Claimed> = tx.fetch_all(&sql, args![now]).await?;
     if let Some(tenant) = claimed.first().map(|t| t.tenant_id.clone()) {

@@ -118,7 +118,20 @@ impl Worker {
             }
             Err(error) => {
                 let attempt = u32::try_from(task.round_attempts).unwrap_or(u32::MAX).saturating_add(1);
-                if error.is_retryable() && attempt < self.settings.max_attempts {
+                // Throttled (429 with Retry-After): wait what Microsoft asked and try again, as
+                // long as it keeps asking; throttling is Microsoft pacing us, not the task
+                // failing, so it neither grows the wait nor gives the task up. The attempts
+                // still count: after many 429s, the next failure of another kind ends the round.
+                let throttled = match error.retry_after {
+                    Some(wait) if error.status() == Some(429) && error.is_retryable() => Some(wait),
+                    _ => None,
+                };
+                if let Some(wait) = throttled {
+                    let delay = backoff::throttled(wait);
+                    tracing::warn!(%error, attempt, delay_ms = delay.as_millis() as u64, "provisioning attempt throttled; will retry");
+                    let retry_at = chrono::Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
+                    AttemptOutcome::Retrying { error: error.failure, retry_at }
+                } else if error.is_retryable() && attempt < self.settings.max_attempts {
                     let delay = backoff::delay(attempt, self.settings.backoff_base, self.settings.backoff_max, error.retry_after);
                     tracing::warn!(%error, attempt, delay_ms = delay.as_millis() as u64, "provisioning attempt failed; will retry");
                     let retry_at = chrono::Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);

@@ -200,12 +200,26 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
     let user = local_id(event).to_owned();
     let at = event.occurred_at();
     let user_event = decode::<UserEvent>(event)?;
+    // Decided by the event alone first: most user events (passwords, TOTP, sign-ins) never
+    // reach Microsoft 365, and should not cost the two look-ups below.
+    match user_event {
+        UserEvent::UserCreated { .. } => return set_assigned(tx, &tenant, &user, false).await,
+        UserEvent::UserForgotten { .. } => return forget_errors(tx, &tenant, &user, at).await,
+        UserEvent::UserAssigned
+        | UserEvent::UserUnassigned
+        | UserEvent::UserDeleted
+        | UserEvent::UserSuspended
+        | UserEvent::UserReactivated
+        | UserEvent::UserProfileUpdated { .. }
+        | UserEvent::UsageLocationSet { .. }
+        | UserEvent::LicenseGranted { .. }
+        | UserEvent::LicenseRevoked { .. } => {}
+        _ => return Ok(()),
+    }
     let was_assigned = assigned(tx, &tenant, &user).await?;
     let state = tenant_state(tx, &tenant).await?;
     let mut derive = Derive { event, tenant: tenant.clone(), user: user.clone(), at, made: 0 };
     match user_event {
-        UserEvent::UserCreated { .. } => set_assigned(tx, &tenant, &user, false).await?,
-        UserEvent::UserForgotten { .. } => forget_errors(tx, &tenant, &user, at).await?,
         UserEvent::UserAssigned => {
             set_assigned(tx, &tenant, &user, true).await?;
             // Re-assigned within the grace period: the deletion is off.

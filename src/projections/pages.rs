@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::ProjectionError;
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use crate::eventstore::{Checkpoint, PersonalData, RawEvent, StoredEvent, read_raw_after};
 
 /// Events read per page: big pages amortize the round trips and the data-key lookups; each
@@ -67,13 +67,6 @@ impl Drop for Decoding {
 /// The rows of the next page after `after`, cut at `until`.
 async fn read_raw(source: &Db, after: Checkpoint, until: Option<Checkpoint>) -> Result<Vec<RawEvent>, ProjectionError> {
     let mut tx = source.begin_read().await?;
-    if source.backend() == Backend::Postgres {
-        // PostgreSQL's first five executions of a prepared statement on a connection get a
-        // custom plan, which cannot tell that the row comparison selects one page and scans
-        // and sorts the whole events table (4.3 s a page over a million events); the generic
-        // plan walks the global-order index (38 ms). `EXPLAIN ANALYZE` in docs/benchmarks.md.
-        tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", &[]).await?;
-    }
     let mut rows = read_raw_after(&mut tx, source.backend(), after, PAGE).await?;
     tx.commit().await?;
     if let Some(until) = until {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::graph::{CLIENT, E3, E5, Emulator, SECRET};
-use crate::helpers::{Backend, TestApp, code, spawn_app};
+use crate::helpers::{Backend, TestApp, code, spawn_app, spawn_app_with};
 
 both_backends!(
     assigned_users_are_provisioned_and_kept_in_step,
@@ -16,6 +16,7 @@ both_backends!(
     failed_tasks_carry_graphs_error_and_can_be_retried,
     licenses_are_refreshed_and_a_grant_without_units_left_is_refused,
     groups_become_security_groups_with_their_members,
+    throttling_is_waited_out_however_often_microsoft_asks,
 );
 
 /// A tenant connected to the emulator, contoso.com verified, usage location US and E3 by default.
@@ -509,4 +510,32 @@ async fn outbox_tables_have_row_level_security() {
         assert!(!rows.is_empty(), "{table}: tenant A sees its own rows");
         assert!(rows.iter().all(|r| r.tenant_id == a_id), "{table}: only tenant A's rows");
     }
+}
+
+/// Graph's throttling guidance: on 429 wait `Retry-After` and retry, and keep honouring it on
+/// another 429. Throttling is not the task failing: it does not use up `outbox_max_attempts`
+/// (two here) nor grow the wait exponentially.
+async fn throttling_is_waited_out_however_often_microsoft_asks(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.outbox_max_attempts = 2;
+        // An exponential wait would reach minutes by the fifth 429.
+        s.outbox_backoff_base_ms = 60_000;
+        s.outbox_backoff_max_ms = 600_000;
+    })
+    .await;
+    let emu = Emulator::start().await;
+    let admin = connected_tenant(&app, &emu).await;
+    emu.faults(json!([{"kind": "throttle", "pathPrefix": "/v1.0/users", "method": "POST", "times": 5, "retryAfterSeconds": 1}])).await;
+    let (fay, _) = assigned_user(&app, &admin, "fay@contoso.com").await;
+    let tasks = app.settled_tasks(&admin, SETTLE).await;
+    let mine = of_user(&tasks, &fay);
+    assert!(mine.iter().all(|t| t["status"] == "SUCCEEDED"), "{tasks:#?}");
+    let attempts: i64 = mine.iter().map(|t| t["attempts"].as_i64().unwrap()).sum();
+    assert_eq!(attempts, mine.len() as i64 + 5, "one more attempt per 429: {tasks:#?}");
+    assert!(mine.iter().any(|t| t["attempts"].as_i64().unwrap() > 2), "beyond outbox_max_attempts: {tasks:#?}");
+    let log = emu.requests().await;
+    assert_eq!(log.iter().filter(|r| r["status"] == 429).count(), 5);
+    let found = emu.users_with_upn("fay@contoso.com").await;
+    assert_eq!(found.len(), 1, "created once");
+    assert_eq!(licenses(&found[0]), [E3]);
 }
