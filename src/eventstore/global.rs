@@ -58,7 +58,13 @@ pub async fn read_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit:
 /// (4.3 s a page over a million events, against 38 ms on the global-order index; the
 /// `EXPLAIN ANALYZE` is in docs/benchmarks.md). The setting is put back for the rest of the
 /// caller's transaction.
-async fn fetch_page<T: crate::db::Row>(tx: &mut Tx, backend: Backend, json: &str, after: Checkpoint, limit: i64) -> Result<Vec<T>, DbError> {
+async fn fetch_page<T: crate::db::Row>(
+    tx: &mut Tx,
+    backend: Backend,
+    json: &str,
+    after: Checkpoint,
+    limit: i64,
+) -> Result<Vec<T>, DbError> {
     let postgres = backend == Backend::Postgres;
     if postgres {
         tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", &[]).await?;
