@@ -49,7 +49,7 @@ pub(crate) fn render(u: &User, view: &LicenseView) -> Map<String, Value> {
 }
 
 fn entity_body(t: &Tenant, call: &Call, i: usize, select: Option<&[&'static str]>) -> Value {
-    let view = LicenseView::compute(t);
+    let view = LicenseView::for_user(t, &t.users[i].id);
     let mut out = odata::project(&render(&t.users[i], &view), select, &USER);
     out.insert("@odata.context".into(), odata::context(call.base, "users/$entity", select).into());
     Value::Object(out)
