@@ -49,31 +49,8 @@ impl StoredEvent {
 /// The next events after `after`, in commit order, only from transactions that can no longer
 /// be overtaken: on PostgreSQL, those below the oldest transaction still in flight.
 pub async fn read_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit: i64) -> Result<Vec<StoredEvent>, DbError> {
-    fetch_page(tx, backend, "payload, metadata", after, limit).await
-}
-
-/// Reads one page. On PostgreSQL the query runs with a generic plan: the first five
-/// executions of a prepared statement on a connection get a custom plan, which cannot tell
-/// that the row comparison selects one page, and scans and sorts the whole events table
-/// (4.3 s a page over a million events, against 38 ms on the global-order index; the
-/// `EXPLAIN ANALYZE` is in docs/benchmarks.md). The setting is put back for the rest of the
-/// caller's transaction.
-async fn fetch_page<T: crate::db::Row>(
-    tx: &mut Tx,
-    backend: Backend,
-    json: &str,
-    after: Checkpoint,
-    limit: i64,
-) -> Result<Vec<T>, DbError> {
-    let postgres = backend == Backend::Postgres;
-    if postgres {
-        tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", &[]).await?;
-    }
-    let rows = tx.fetch_all(&page_sql(backend, json), &page_args(backend, after, limit)).await?;
-    if postgres {
-        tx.execute("SET LOCAL plan_cache_mode = DEFAULT", &[]).await?;
-    }
-    Ok(rows)
+    // Called on the projector's connections, which plan it generically (see `Db::connect`).
+    tx.fetch_all(&page_sql(backend, "payload, metadata"), &page_args(backend, after, limit)).await
 }
 
 /// The page query of `read_after` and `read_raw_after`, selecting `json` for the two JSON
@@ -166,11 +143,16 @@ impl FoldMetadata {
     }
 }
 
-/// `read_after` with the JSON left as text.
+/// `read_after` with the JSON left as text, for a rebuild's reader, in a transaction of its
+/// own. On PostgreSQL that transaction is switched to generic plans, as the projector's
+/// connections are (see `Db::connect`): a custom plan sorts the whole events table per page.
 pub async fn read_raw_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit: i64) -> Result<Vec<RawEvent>, DbError> {
     let json = match backend {
-        Backend::Postgres => "payload::text AS payload, metadata::text AS metadata",
+        Backend::Postgres => {
+            tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", &[]).await?;
+            "payload::text AS payload, metadata::text AS metadata"
+        }
         Backend::Sqlite => "payload, metadata",
     };
-    fetch_page(tx, backend, json, after, limit).await
+    tx.fetch_all(&page_sql(backend, json), &page_args(backend, after, limit)).await
 }
