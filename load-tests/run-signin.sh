@@ -92,6 +92,12 @@ if [ "$SESSIONS" -gt 0 ]; then
     touch_args=(--touch-sessions "$out/sessions.secret")
 fi
 start_server postgres DATABASE_URL="$database_url" TESSERA_MASTER_KEY="$master_key"
+# Planner statistics for the fresh tables (sign-ins, the audit chain), as autovacuum would make
+# them a minute into a live system: a short unmeasured run, then ANALYZE (see run-core.sh).
+log "warm-up on postgres, then ANALYZE"
+"$bin/tessera-load" --url "http://127.0.0.1:$http_port" --dns "127.0.0.1:$dns_port" --json \
+    signin --clients "$CLIENTS" --users "$USERS" --seconds 5 --warmup-seconds 1 >>"$out/load.log"
+psql -d tessera -c "ANALYZE" >/dev/null
 [ "${PG_STATEMENTS:-0}" = 1 ] && psql -d tessera -c "SELECT pg_stat_statements_reset()" >/dev/null
 signin postgres "${touch_args[@]}"
 [ "${PG_STATEMENTS:-0}" = 1 ] && psql -d tessera -c "SELECT calls, rows, round(total_exec_time) AS ms, left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query FROM pg_stat_statements ORDER BY calls DESC LIMIT 60" >"$out/pg-statements.txt"

@@ -12,8 +12,12 @@ use crate::startup;
 pub enum ProjectionsCommand {
     /// Empties a read model (or all of them) and rebuilds it from the events.
     Rebuild {
-        /// tenants, domains, users, groups or api_keys; all when omitted.
+        /// A name from `tessera projections list`; all when omitted.
         name: Option<String>,
+        /// Keep the old rows readable until the new ones commit (slower: PostgreSQL maintains
+        /// the indexes row by row). Without it, readers of the tables wait for the rebuild.
+        #[arg(long)]
+        online: bool,
     },
     /// Lists the projections and their checkpoints.
     List,
@@ -42,7 +46,7 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
                 println!("{}", projection.name());
             }
         }
-        ProjectionsCommand::Rebuild { name } => {
+        ProjectionsCommand::Rebuild { name, online } => {
             let selected: Vec<_> = all.into_iter().filter(|p| name.as_deref().is_none_or(|n| n == p.name())).collect();
             if selected.is_empty() {
                 anyhow::bail!("unknown projection {:?}; `tessera projections list` names them", name.unwrap_or_default());
@@ -51,7 +55,8 @@ pub async fn projections(settings: &Settings, command: ProjectionsCommand) -> an
             let personal = personal_data(settings)?;
             let started = std::time::Instant::now();
             // One pass over the events feeds every selected read model, in one transaction.
-            let (reached, events) = projections::rebuild(&db, &personal, &selected).await?;
+            let mode = if online { projections::RebuildMode::Online } else { projections::RebuildMode::Offline };
+            let (reached, events) = projections::rebuild(&db, &personal, &selected, mode).await?;
             let seconds = started.elapsed().as_secs_f64();
             for projection in &selected {
                 println!("rebuilt {} up to position {}", projection.name(), reached.position);

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::ExposeSecret;
@@ -12,21 +13,54 @@ use crate::domain::SealedSecret;
 use crate::domain::signing_key::{NewSigningKey, SigningKeyCommand, SigningKeys};
 use crate::domain::values::TenantId;
 use crate::eventstore::EventMetadata;
+use crate::projections::signing_keys as signing_keys_projection;
 use crate::read::signing_keys::{self, SigningKeyRow};
 use crate::wsfed::{Certificate, CertificateParams, KeySize, SigningCredential};
 
-/// Opened private keys, by key id, so the SSO path does not decrypt and parse PEM per token.
+/// Opened private keys, by key id, so the SSO path does not decrypt and parse PEM per token;
+/// and each tenant's active key id, so it does not read the `signing_keys` table per token
+/// either.
 #[derive(Default)]
-pub struct KeyCache(Mutex<HashMap<String, SigningCredential>>);
+pub struct KeyCache {
+    opened: Mutex<HashMap<String, SigningCredential>>,
+    active: Mutex<HashMap<TenantId, ActiveKey>>,
+}
+
+/// A tenant's active key id as read, with when and at which `signing_keys` generation.
+struct ActiveKey {
+    key_id: String,
+    generation: u64,
+    read_at: Instant,
+}
+
+/// How long an active key id read from `signing_keys` is trusted. Within this process every
+/// change of the table invalidates it at once (`projections::signing_keys::generation`); the
+/// bound covers a rollover projected by another process, whose tokens may be signed with the
+/// old key for these seconds: still a published, valid key, as it is after any rollover until
+/// Microsoft fetches the metadata again.
+const ACTIVE_KEY_TTL: Duration = Duration::from_secs(5);
 
 impl KeyCache {
     fn get(&self, key_id: &str) -> Option<SigningCredential> {
-        self.0.lock().ok().and_then(|m| m.get(key_id).cloned())
+        self.opened.lock().ok().and_then(|m| m.get(key_id).cloned())
     }
 
     fn put(&self, key_id: &str, credential: SigningCredential) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.opened.lock() {
             map.insert(key_id.to_owned(), credential);
+        }
+    }
+
+    fn active_key_id(&self, tenant_id: TenantId) -> Option<String> {
+        let map = self.active.lock().ok()?;
+        let found = map.get(&tenant_id)?;
+        let fresh = found.generation == signing_keys_projection::generation() && found.read_at.elapsed() < ACTIVE_KEY_TTL;
+        fresh.then(|| found.key_id.clone())
+    }
+
+    fn remember_active(&self, tenant_id: TenantId, key_id: &str, generation: u64) {
+        if let Ok(mut map) = self.active.lock() {
+            map.insert(tenant_id, ActiveKey { key_id: key_id.to_owned(), generation, read_at: Instant::now() });
         }
     }
 }
@@ -142,8 +176,16 @@ impl Tessera {
 
     /// The credential tokens of the tenant are signed with now: always the active key.
     pub async fn active_credential(&self, tenant_id: TenantId) -> Result<(String, SigningCredential), AppError> {
+        if let Some(key_id) = self.key_cache.active_key_id(tenant_id)
+            && let Some(credential) = self.key_cache.get(&key_id)
+        {
+            return Ok((key_id, credential));
+        }
+        // Read before the rows: a change projected meanwhile leaves this entry stale-marked.
+        let generation = signing_keys_projection::generation();
         let rows = signing_keys::current(self.db(), &super::TenantScope::sign_in_endpoint(tenant_id)).await?;
         let row = rows.into_iter().find(|r| r.status == "ACTIVE").ok_or_else(|| AppError::NotFound("the tenant's signing key".into()))?;
+        self.key_cache.remember_active(tenant_id, &row.key_id, generation);
         if let Some(credential) = self.key_cache.get(&row.key_id) {
             return Ok((row.key_id, credential));
         }

@@ -191,9 +191,8 @@ impl EventStore {
                 "SELECT 0 AS txid, position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3"
             }
         };
-        let mut tx = self.db.begin_read().await?;
-        let checkpoint: Option<Checkpoint> = tx.fetch_optional(sql, crate::args![aggregate_type, aggregate_id, sequence as i64]).await?;
-        tx.commit().await?;
+        let checkpoint: Option<Checkpoint> =
+            self.db.read_optional(sql, crate::args![aggregate_type, aggregate_id, sequence as i64]).await?;
         checkpoint.ok_or_else(|| StoreError::Storage("a committed event is missing from the store".into()))
     }
 }

@@ -13,7 +13,7 @@ mod pages;
 mod rebuild;
 mod runner;
 mod sign_ins;
-mod signing_keys;
+pub mod signing_keys;
 mod tenants;
 mod users;
 
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use fold::Fold;
 pub use outbox::DEFAULT_GRACE_HOURS;
-pub use rebuild::{fold_into, rebuild};
+pub use rebuild::{RebuildMode, fold_into, rebuild};
 pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, catch_up_all, reset, run_batch};
 
 use crate::db::Tx;
@@ -56,6 +56,9 @@ pub trait Projection: Send + Sync + 'static {
         None
     }
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError>;
+    /// Called once the transaction that applied events to it has committed (caches of the
+    /// read model learn of the change here).
+    fn committed(&self) {}
     /// Applies a batch, in order, inside one transaction. One event at a time unless a
     /// projection carries state across the batch (the audit chain keeps its chain heads in
     /// memory rather than reading each back per event).

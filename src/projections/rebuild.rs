@@ -67,23 +67,122 @@ pub async fn fold_into(
     Ok((reached, read))
 }
 
-/// Empties the projections' tables and refills them from every event, in one transaction: the
-/// old rows stay readable until the new ones commit, and a failed rebuild changes nothing. The
+/// How a rebuild treats readers of the tables while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RebuildMode {
+    /// Readers wait (PostgreSQL: the tables are truncated, their indexes dropped and made
+    /// again once the rows are in, which is about twice as fast as maintaining them row by
+    /// row). The default: the live projections stand still during a rebuild anyway.
+    #[default]
+    Offline,
+    /// Readers see the old rows until the new ones commit (rows deleted, indexes kept).
+    Online,
+}
+
+/// Empties the projections' tables and refills them from every event, in one transaction: a
+/// failed rebuild changes nothing, and what readers see meanwhile depends on `mode`. The
 /// checkpoint rows are locked first, so a running projector waits rather than interleaves.
-pub async fn rebuild(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projection>]) -> Result<(Checkpoint, u64), ProjectionError> {
+pub async fn rebuild(
+    db: &Db,
+    personal: &PersonalData,
+    projections: &[Arc<dyn Projection>],
+    mode: RebuildMode,
+) -> Result<(Checkpoint, u64), ProjectionError> {
     let mut out = db.begin_projector().await?;
     let mut names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
     names.sort_unstable();
     for name in &names {
         lock_checkpoint(&mut out, db, name).await?;
     }
-    for projection in projections {
-        for table in projection.tables() {
+    let tables: Vec<&str> = projections.iter().flat_map(|p| p.tables().iter().copied()).collect();
+    let offline = mode == RebuildMode::Offline && matches!(out, Tx::Postgres(_));
+    let mut dropped = Vec::new();
+    if offline {
+        out.execute(&format!("TRUNCATE {}", tables.join(", ")), &[]).await?;
+        for table in &tables {
+            dropped.extend(indexes::drop_all(&mut out, table).await?);
+        }
+    } else {
+        for table in &tables {
             out.execute(&format!("DELETE FROM {table}"), &[]).await?;
         }
     }
     let (reached, read) = fold_into(db, personal, &mut out, projections, None).await?;
+    let started = std::time::Instant::now();
+    for index in dropped {
+        index.restore(&mut out).await?;
+    }
+    if offline {
+        tracing::info!(seconds = started.elapsed().as_secs_f64(), "rebuild: indexes made");
+    }
     save_checkpoints(&mut out, names.into_iter(), reached).await?;
     out.commit().await?;
     Ok((reached, read))
+}
+
+/// Dropping a table's indexes and constraints for a bulk load and making them again (PostgreSQL).
+mod indexes {
+    use crate::db::{DbError, Tx};
+
+    /// An index as it was before the load: a plain index, or one behind a constraint.
+    pub struct Dropped {
+        table: String,
+        name: String,
+        /// `pg_get_constraintdef` for a constraint, `pg_get_indexdef` for a plain index.
+        definition: String,
+        constraint: bool,
+    }
+
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        name: String,
+        definition: String,
+        constraint: bool,
+    }
+
+    /// Drops every index of `table` in the transaction (readers of the table wait for it to
+    /// end), except those a foreign key relies on; returns what `restore` makes again.
+    pub async fn drop_all(tx: &mut Tx, table: &str) -> Result<Vec<Dropped>, DbError> {
+        let found: Vec<Found> = tx
+            .fetch_all(
+                "SELECT i.relname AS name,
+                        COALESCE(pg_get_constraintdef(c.oid), pg_get_indexdef(i.oid)) AS definition,
+                        c.oid IS NOT NULL AS constraint
+                   FROM pg_index x
+                   JOIN pg_class i ON i.oid = x.indexrelid
+                   LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid AND c.contype IN ('p', 'u', 'x')
+                  WHERE x.indrelid = to_regclass($1)
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = x.indexrelid)
+                  ORDER BY i.relname",
+                crate::args![table],
+            )
+            .await?;
+        let mut dropped = Vec::with_capacity(found.len());
+        for index in found {
+            let statement = if index.constraint {
+                format!("ALTER TABLE {table} DROP CONSTRAINT {}", quoted(&index.name))
+            } else {
+                format!("DROP INDEX {}", quoted(&index.name))
+            };
+            tx.execute(&statement, &[]).await?;
+            dropped.push(Dropped { table: table.to_owned(), name: index.name, definition: index.definition, constraint: index.constraint });
+        }
+        Ok(dropped)
+    }
+
+    impl Dropped {
+        pub async fn restore(self, tx: &mut Tx) -> Result<(), DbError> {
+            let statement = if self.constraint {
+                format!("ALTER TABLE {} ADD CONSTRAINT {} {}", self.table, quoted(&self.name), self.definition)
+            } else {
+                self.definition
+            };
+            tx.execute(&statement, &[]).await?;
+            Ok(())
+        }
+    }
+
+    fn quoted(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }

@@ -184,6 +184,7 @@ async fn run_all(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projec
     };
     // Projection by projection (each owns its tables, so their order does not matter), so a
     // projection sees its whole batch at once.
+    let mut changed = Vec::new();
     for (projection, checkpoint) in projections.iter().zip(&checkpoints) {
         let source = match &opened {
             Some(opened) if projection.reads_personal_data() => opened,
@@ -192,10 +193,14 @@ async fn run_all(db: &Db, personal: &PersonalData, projections: &[Arc<dyn Projec
         let handled: Vec<&StoredEvent> =
             source.iter().filter(|e| e.checkpoint() > *checkpoint && projection.handles(&e.aggregate_type)).collect();
         projection.apply_batch(&mut tx, &handled).await?;
+        if !handled.is_empty() {
+            changed.push(projection);
+        }
     }
     let behind: Vec<usize> = (0..projections.len()).filter(|&i| checkpoints[i] < last).collect();
     save_checkpoints(&mut tx, behind.iter().map(|&i| projections[i].name()), last).await?;
     tx.commit().await?;
+    changed.iter().for_each(|p| p.committed());
     for &i in &behind {
         let before = checkpoints[i];
         crate::observability::record_projected(
@@ -244,6 +249,9 @@ pub async fn run_batch(db: &Db, personal: &PersonalData, projection: &dyn Projec
     projection.apply_batch(&mut tx, &handled).await?;
     save_checkpoints(&mut tx, std::iter::once(projection.name()), last).await?;
     tx.commit().await?;
+    if !handled.is_empty() {
+        projection.committed();
+    }
     crate::observability::record_projected(projection.name(), events.iter().map(StoredEvent::occurred_at));
     Ok((last, events.len()))
 }

@@ -1,3 +1,5 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use cqrs_es::Aggregate;
 
 use super::{Projection, ProjectionError, decode, tenant_of};
@@ -5,6 +7,15 @@ use crate::args;
 use crate::db::Tx;
 use crate::domain::signing_key::{KeyRole, SigningKeyEvent, SigningKeys};
 use crate::eventstore::StoredEvent;
+
+/// Counts the changes this process made to the `signing_keys` table, so that caches of what it
+/// says (the token issuer's active key) can tell they may be out of date.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The current count of changes (see `GENERATION`).
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
 
 /// The `signing_keys` table: every key of a tenant with its role, for the token issuer and
 /// the metadata endpoint.
@@ -30,6 +41,25 @@ impl Projection for SigningKeysProjection {
         }
         let tenant = tenant_of(event)?;
         let at = event.occurred_at();
+        // Here and again once committed (`committed`): a reader that read the old rows in
+        // between cached them under a generation that is gone by then.
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+        self.write(tx, event, tenant, at).await
+    }
+
+    fn committed(&self) {
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl SigningKeysProjection {
+    async fn write(
+        &self,
+        tx: &mut Tx,
+        event: &StoredEvent,
+        tenant: String,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ProjectionError> {
         match decode::<SigningKeyEvent>(event)? {
             SigningKeyEvent::SigningKeyGenerated { role, key, .. } => {
                 let (status, activated_at) = match role {

@@ -36,6 +36,30 @@ async fn dump(db: &Db) -> String {
     format!("{tenants:#?}\n{domains:#?}\n{users:#?}\n{licenses:#?}\n{groups:#?}\n{members:#?}\n{keys:#?}")
 }
 
+#[derive(sqlx::FromRow)]
+struct Definition {
+    definition: String,
+}
+
+/// Every index and constraint of the schema, as the database describes them.
+async fn indexes(db: &Db) -> Vec<String> {
+    let sql = match db.backend() {
+        tessera::db::Backend::Postgres => {
+            "SELECT indexdef AS definition FROM pg_indexes WHERE schemaname = 'public'
+             UNION ALL SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+                        WHERE connamespace = 'public'::regnamespace
+             ORDER BY 1"
+        }
+        tessera::db::Backend::Sqlite => {
+            "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS definition FROM sqlite_master ORDER BY 1"
+        }
+    };
+    let mut tx = db.begin_system().await.unwrap();
+    let rows: Vec<Definition> = tx.fetch_all(sql, &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    rows.into_iter().map(|r| r.definition).collect()
+}
+
 async fn rebuild_gives_identical_read_models(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, admin) = app.tenant_with_admin("Contoso").await;
@@ -44,6 +68,8 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
     app.ok(&admin, "mutation($u: ID!) { deleteUser(id: $u) }", json!({ "u": deleted })).await;
     let before = dump(app.app.db()).await;
     assert!(before.contains("u4@contoso.com"));
+    let indexes_before = indexes(app.app.db()).await;
+    assert!(indexes_before.iter().any(|i| i.contains("users_upn")), "{indexes_before:?}");
 
     // The real CLI, against the live database.
     let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -56,6 +82,20 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains("rebuilt users"));
     assert_eq!(dump(app.app.db()).await, before);
+    // The default rebuild drops the tables' indexes and constraints and makes them again.
+    assert_eq!(indexes(app.app.db()).await, indexes_before);
+
+    // Online: readers keep the old rows meanwhile; the result is the same.
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["projections", "rebuild", "users", "--online"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("TESSERA_MASTER_KEY", crate::helpers::app_master_key())
+        .env("TESSERA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(dump(app.app.db()).await, before);
+    assert_eq!(indexes(app.app.db()).await, indexes_before);
 
     // One projection by name, in-process this time.
     let users = tessera::projections::all().into_iter().find(|p| p.name() == "users").unwrap();

@@ -188,11 +188,18 @@ async fn keys_roll_over_through_metadata(backend: Backend) {
     assert_eq!(during[0], before[0]);
     let again = f.app.gql(&f.admin, "mutation { generateNextSigningKey { id } }", json!({})).await;
     assert_eq!(again["errors"][0]["extensions"]["reason"], "NEXT_SIGNING_KEY_EXISTS");
+    // Before the rollover the old key signs; the issuer now remembers it as the active one.
+    let mut browser = Browser::new();
+    let page = browser.get(&sign_in_url(&f, "")).await;
+    let page = browser.submit(&f.app.address, &page, &[("upn", "adele@contoso.com")]).await;
+    let page = browser.submit(&f.app.address, &page, &[("password", "correct horse battery")]).await;
+    assert!(xmlsec_ok(&token_of(&page), &before[0]));
     f.app.ok(&f.admin, "mutation { activateNextSigningKey { id } }", json!({})).await;
     let after = certificates(&metadata(&f).await);
     assert_eq!(after, vec![during[1].clone()]);
 
-    // Tokens are signed by the active key, the new one, and live as long as the tenant says.
+    // Tokens are signed by the active key, the new one, at once, and live as long as the
+    // tenant says.
     let data = f.app.ok(&f.admin, "mutation { setTokenLifetime(minutes: 15) { tokenLifetimeMinutes } }", json!({})).await;
     assert_eq!(data["setTokenLifetime"]["tokenLifetimeMinutes"], 15);
     let bad = f.app.gql(&f.admin, "mutation { setTokenLifetime(minutes: 481) { id } }", json!({})).await;

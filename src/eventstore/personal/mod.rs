@@ -152,11 +152,40 @@ impl PersonalData {
         if !events.iter().any(|e| !envelope::sealed_values(&e.payload).is_empty()) {
             return Ok(());
         }
+        let items: Vec<(String, &mut Value)> =
+            events.iter_mut().filter_map(|e| Some((tenant_in(&e.metadata)?.to_owned(), &mut e.payload))).collect();
+        // Hot aggregates (a user signing in) have their keys cached: open without a transaction.
+        if let Some(found) = self.all_cached(&items) {
+            for (tenant, payload) in items {
+                open_payload(&found, &tenant, payload)?;
+            }
+            return Ok(());
+        }
         let mut tx = db.begin_read().await?;
-        let items = events.iter_mut().filter_map(|e| Some((tenant_in(&e.metadata)?.to_owned(), &mut e.payload))).collect();
         let result = self.open(&mut tx, items, true).await;
         tx.commit().await?;
         result
+    }
+
+    /// The keys the sealed values of `items` name, when the cache holds every one of them.
+    fn all_cached(&self, items: &[(String, &mut Value)]) -> Option<KeyMap> {
+        let mut found = KeyMap::new();
+        let mut complete = true;
+        let mut cache = self.inner.by_id.lock().ok()?;
+        for (tenant, payload) in items {
+            envelope::visit_sealed_keys(payload, &mut |id| {
+                if !complete || found.get(tenant.as_str()).is_some_and(|keys| keys.contains_key(id)) {
+                    return;
+                }
+                match cache.get(&(tenant.clone(), id.to_owned())) {
+                    Some(key) => {
+                        found.entry(tenant.clone()).or_default().insert(id.to_owned(), key);
+                    }
+                    None => complete = false,
+                }
+            });
+        }
+        complete.then_some(found)
     }
 
     /// Opens events read from the global stream, with keys read in `tx` and not cached beyond
