@@ -20,9 +20,9 @@ impl Tessera {
             return;
         }
         let user_agent = ctx.origin.user_agent.as_ref().map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
-        let result = async {
-            let mut tx = self.db().begin_system().await?;
-            tx.execute(
+        let result = self
+            .db()
+            .execute_one(
                 "INSERT INTO request_origins (tenant_id, request_id, client_ip, user_agent, recorded_at)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, request_id) DO NOTHING",
                 args![
@@ -33,10 +33,7 @@ impl Tessera {
                     chrono::Utc::now()
                 ],
             )
-            .await?;
-            tx.commit().await
-        }
-        .await;
+            .await;
         if let Err(error) = result {
             tracing::warn!(%error, request_id = %ctx.request_id, "could not record the request's origin");
         }

@@ -77,6 +77,18 @@ impl Tx {
 }
 
 impl super::Db {
+    /// One write statement on the system connections in its own implicit transaction (still a
+    /// durable commit): one round trip instead of `begin_system` … `commit`'s three.
+    pub async fn execute_one(&self, sql: &str, args: &[Arg]) -> Result<u64, DbError> {
+        Ok(match self {
+            Self::Postgres { system, .. } => bind_all!(sqlx::query(sql), args).execute(system).await?.rows_affected(),
+            Self::Sqlite(pool) => {
+                let sql = sqlite_sql(sql);
+                bind_all!(sqlx::query(&sql), args).execute(pool).await?.rows_affected()
+            }
+        })
+    }
+
     /// One read statement on the system connections, outside an explicit transaction (it runs
     /// in its own implicit one): two round trips fewer than `begin_read` … `commit`, for hot
     /// single-row lookups.

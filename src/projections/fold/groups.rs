@@ -1,6 +1,8 @@
 //! `groups` and `group_members` folded in memory: mirrors `projections/groups.rs`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;

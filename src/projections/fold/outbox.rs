@@ -2,7 +2,9 @@
 //! statement (task derivation, cancellation, outcomes). Claim columns (`lease_until`,
 //! `claimed_by`) are the workers' and start empty, as after a per-event rebuild.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;

@@ -1,6 +1,8 @@
 //! `users` and `user_licenses` folded in memory: mirrors `projections/users.rs`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 
