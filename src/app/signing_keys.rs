@@ -35,10 +35,10 @@ struct ActiveKey {
 
 /// How long an active key id read from `signing_keys` is trusted. Within this process every
 /// change of the table invalidates it at once (`projections::signing_keys::generation`); the
-/// bound covers a rollover projected by another process, whose tokens may be signed with the
-/// old key for these seconds: still a published, valid key, as it is after any rollover until
-/// Microsoft fetches the metadata again.
-const ACTIVE_KEY_TTL: Duration = Duration::from_secs(5);
+/// bound covers an activation projected by another instance: for up to this long its tokens
+/// still carry the old key, which Entra trusts until the outbox's `UPDATE_FEDERATION` reaches
+/// it. One read per tenant per second is nothing next to one per token.
+const ACTIVE_KEY_TTL: Duration = Duration::from_secs(1);
 
 impl KeyCache {
     fn get(&self, key_id: &str) -> Option<SigningCredential> {
