@@ -305,13 +305,10 @@ async fn an_export_verifies_offline_and_catches_edits(backend: Backend) {
 
     // The CLI: export to a file, verify it offline (no database), and fail on an edited copy.
     let file = dir.path().join("export.ndjson");
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["audit", "export", "--tenant", &tenant, "--output", file.to_str().unwrap()])
-        .env("DATABASE_URL", &app.database_url)
-        .env("TESSERA_MASTER_KEY", crate::helpers::app_master_key())
-        .env("TESSERA_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = crate::helpers::process::tessera_cli(
+        &app.database_url,
+        &["audit", "export", "--tenant", &tenant, "--output", file.to_str().unwrap()],
+    );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let verify_cli = |path: &std::path::Path| {
         Command::new(env!("CARGO_BIN_EXE_tessera"))

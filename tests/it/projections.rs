@@ -6,7 +6,7 @@ use serde_json::json;
 use tessera::db::Db;
 
 use crate::both_backends;
-use crate::helpers::process::ServerProcess;
+use crate::helpers::process::{ServerProcess, tessera_cli};
 use crate::helpers::{Backend, TestDns, fresh_database, spawn_app};
 
 both_backends!(rebuild_gives_identical_read_models, a_killed_process_loses_nothing);
@@ -72,13 +72,7 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
     assert!(indexes_before.iter().any(|i| i.contains("users_upn")), "{indexes_before:?}");
 
     // The real CLI, against the live database.
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["projections", "rebuild"])
-        .env("DATABASE_URL", &app.database_url)
-        .env("TESSERA_MASTER_KEY", crate::helpers::app_master_key())
-        .env("TESSERA_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = tessera_cli(&app.database_url, &["projections", "rebuild"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains("rebuilt users"));
     assert_eq!(dump(app.app.db()).await, before);
@@ -86,13 +80,7 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
     assert_eq!(indexes(app.app.db()).await, indexes_before);
 
     // Online: readers keep the old rows meanwhile; the result is the same.
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["projections", "rebuild", "users", "--online"])
-        .env("DATABASE_URL", &app.database_url)
-        .env("TESSERA_MASTER_KEY", crate::helpers::app_master_key())
-        .env("TESSERA_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = tessera_cli(&app.database_url, &["projections", "rebuild", "users", "--online"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(dump(app.app.db()).await, before);
     assert_eq!(indexes(app.app.db()).await, indexes_before);

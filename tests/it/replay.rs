@@ -1,7 +1,5 @@
 //! `tessera replay` and upcasting of old payload shapes.
 
-use std::process::Command;
-
 use serde_json::json;
 
 use crate::both_backends;
@@ -10,13 +8,7 @@ use crate::helpers::{Backend, spawn_app};
 both_backends!(replay_matches_the_live_read_models_and_reports_drift, an_old_payload_shape_is_read_as_the_current_one);
 
 pub fn replay(database_url: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("replay")
-        .env("DATABASE_URL", database_url)
-        .env("TESSERA_MASTER_KEY", crate::helpers::app_master_key())
-        .env("TESSERA_LOG", "warn")
-        .output()
-        .unwrap()
+    crate::helpers::process::tessera_cli(database_url, &["replay"])
 }
 
 async fn replay_matches_the_live_read_models_and_reports_drift(backend: Backend) {

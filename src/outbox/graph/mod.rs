@@ -7,7 +7,7 @@ pub mod batch;
 mod errors;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -38,6 +38,9 @@ struct CachedToken {
 pub struct HttpGraph {
     http: reqwest::Client,
     tokens: Mutex<HashMap<String, CachedToken>>,
+    /// One token request at a time per connection: the outbox's workers start together and
+    /// would otherwise each ask for a token the first time (or when one expires).
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl HttpGraph {
@@ -48,7 +51,7 @@ impl HttpGraph {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, tokens: Mutex::new(HashMap::new()) })
+        Ok(Self { http, tokens: Mutex::new(HashMap::new()), fetching: Mutex::new(HashMap::new()) })
     }
 
     fn cached(&self, key: &str) -> Option<CachedToken> {
@@ -63,6 +66,15 @@ impl HttpGraph {
     }
 
     async fn cached_or_fetch(&self, connection: &GraphConnection) -> Result<CachedToken, GraphError> {
+        if let Some(token) = self.cached(&connection.cache_key) {
+            return Ok(token);
+        }
+        let turn = self.fetching.lock().ok().map(|mut locks| locks.entry(connection.cache_key.clone()).or_default().clone());
+        let _turn = match &turn {
+            Some(turn) => Some(turn.lock().await),
+            None => None,
+        };
+        // Whoever held the turn before may have fetched it.
         if let Some(token) = self.cached(&connection.cache_key) {
             return Ok(token);
         }

@@ -32,6 +32,17 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Runs a `tessera` command to its end against `database_url`, with the test master key.
+pub fn tessera_cli(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("TESSERA_MASTER_KEY", super::app_master_key())
+        .env("TESSERA_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
 /// Starts `tessera serve` on `port` with the test keys, cheap argon2id and `extra` settings.
 pub fn serve(database_url: &str, dns: std::net::SocketAddr, port: u16, extra: &[(&str, &str)]) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
