@@ -68,14 +68,7 @@ pub struct GraphError {
 
 impl From<GraphFailure> for GraphError {
     fn from(f: GraphFailure) -> Self {
-        Self {
-            status: f.status.map(i32::from),
-            code: f.code,
-            message: f.message,
-            request_id: f.request_id,
-            client_request_id: f.client_request_id,
-            personal_data_forgotten: false,
-        }
+        ShownFailure::from(f).into()
     }
 }
 

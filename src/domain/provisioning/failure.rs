@@ -84,6 +84,20 @@ pub struct ShownFailure {
     pub personal_data_forgotten: bool,
 }
 
+/// A connection test's failure holds no personal data: shown as it is.
+impl From<GraphFailure> for ShownFailure {
+    fn from(f: GraphFailure) -> Self {
+        Self {
+            status: f.status,
+            code: f.code,
+            message: f.message,
+            request_id: f.request_id,
+            client_request_id: f.client_request_id,
+            personal_data_forgotten: false,
+        }
+    }
+}
+
 impl ShownFailure {
     /// The person was forgotten: their message goes.
     pub fn forget(&mut self) {
@@ -105,6 +119,14 @@ mod tests {
             request_id: Some("r".into()),
             client_request_id: None,
         }
+    }
+
+    #[test]
+    fn a_graph_failure_is_shown_as_it_is() {
+        let shown = ShownFailure::from(graph());
+        assert_eq!(shown, TaskFailure::new(graph(), false).shown());
+        assert!(!shown.personal_data_forgotten);
+        assert_eq!(serde_json::to_value(&shown).unwrap(), serde_json::to_value(graph()).unwrap(), "same JSON as the failure");
     }
 
     #[test]
