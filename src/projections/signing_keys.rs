@@ -44,22 +44,6 @@ impl Projection for SigningKeysProjection {
         // Here and again once committed (`committed`): a reader that read the old rows in
         // between cached them under a generation that is gone by then.
         GENERATION.fetch_add(1, Ordering::AcqRel);
-        self.write(tx, event, tenant, at).await
-    }
-
-    fn committed(&self) {
-        GENERATION.fetch_add(1, Ordering::AcqRel);
-    }
-}
-
-impl SigningKeysProjection {
-    async fn write(
-        &self,
-        tx: &mut Tx,
-        event: &StoredEvent,
-        tenant: String,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), ProjectionError> {
         match decode::<SigningKeyEvent>(event)? {
             SigningKeyEvent::SigningKeyGenerated { role, key, .. } => {
                 let (status, activated_at) = match role {
@@ -100,5 +84,9 @@ impl SigningKeysProjection {
             }
         }
         Ok(())
+    }
+
+    fn committed(&self) {
+        GENERATION.fetch_add(1, Ordering::AcqRel);
     }
 }

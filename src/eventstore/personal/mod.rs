@@ -154,45 +154,61 @@ impl PersonalData {
         }
         let items: Vec<(String, &mut Value)> =
             events.iter_mut().filter_map(|e| Some((tenant_in(&e.metadata)?.to_owned(), &mut e.payload))).collect();
-        // Hot aggregates (a user signing in) have their keys cached: open without a transaction.
-        if let Some(found) = self.all_cached(&items) {
-            for (tenant, payload) in items {
-                open_payload(&found, &tenant, payload)?;
-            }
-            return Ok(());
+        let mut missing = wanted_keys(&items);
+        let mut found = self.cached_keys(&mut missing);
+        // Hot aggregates (a user signing in) have every key cached: no transaction then.
+        if !missing.is_empty() {
+            let mut tx = db.begin_read().await?;
+            self.read_keys_into(&mut tx, missing, true, &mut found).await?;
+            tx.commit().await?;
         }
-        let mut tx = db.begin_read().await?;
-        let result = self.open(&mut tx, items, true).await;
-        tx.commit().await?;
-        result
+        open_all_payloads(&found, items)
     }
 
-    /// The keys the sealed values of `items` name, when the cache holds every one of them.
-    fn all_cached(&self, items: &[(String, &mut Value)]) -> Option<KeyMap> {
+    /// Takes the cached keys out of `wanted` (tenants left with nothing to read drop out).
+    fn cached_keys(&self, wanted: &mut BTreeMap<String, BTreeSet<String>>) -> KeyMap {
         let mut found = KeyMap::new();
-        let mut complete = true;
-        let mut cache = self.inner.by_id.lock().ok()?;
-        for (tenant, payload) in items {
-            envelope::visit_sealed_keys(payload, &mut |id| {
-                if !complete || found.get(tenant.as_str()).is_some_and(|keys| keys.contains_key(id)) {
-                    return;
+        let Ok(mut cache) = self.inner.by_id.lock() else { return found };
+        wanted.retain(|tenant, ids| {
+            ids.retain(|id| match cache.get(&(tenant.clone(), id.clone())) {
+                Some(key) => {
+                    found.entry(tenant.clone()).or_default().insert(id.clone(), key);
+                    false
                 }
-                match cache.get(&(tenant.clone(), id.to_owned())) {
-                    Some(key) => {
-                        found.entry(tenant.clone()).or_default().insert(id.to_owned(), key);
-                    }
-                    None => complete = false,
-                }
+                None => true,
             });
+            !ids.is_empty()
+        });
+        found
+    }
+
+    /// Reads and unwraps the keys of `wanted` in `tx` into `found`; into the cache too when
+    /// `cache` (aggregate loads only: projections must see a destroyed key at once).
+    async fn read_keys_into(
+        &self,
+        tx: &mut Tx,
+        wanted: BTreeMap<String, BTreeSet<String>>,
+        cache: bool,
+        found: &mut KeyMap,
+    ) -> Result<(), PersonalError> {
+        for (tenant, ids) in wanted {
+            let ids: Vec<String> = ids.into_iter().collect();
+            for row in keys::by_ids(tx, &tenant, &ids).await? {
+                let key = self.unwrap_key(&tenant, &row)?;
+                if cache && let Ok(mut cached) = self.inner.by_id.lock() {
+                    cached.put((tenant.clone(), row.key_id.clone()), key.clone());
+                }
+                found.entry(tenant.clone()).or_default().insert(row.key_id, key);
+            }
         }
-        complete.then_some(found)
+        Ok(())
     }
 
     /// Opens events read from the global stream, with keys read in `tx` and not cached beyond
     /// this call: a projection must see a destroyed key as destroyed at once.
     pub async fn open_stored(&self, tx: &mut Tx, events: &mut [StoredEvent]) -> Result<(), PersonalError> {
         let items = events.iter_mut().filter_map(|e| Some((tenant_in(&e.metadata)?.to_owned(), &mut e.payload))).collect();
-        self.open(tx, items, false).await
+        self.open(tx, items).await
     }
 
     /// Opens payloads of one tenant (the auditor's API, histories).
@@ -203,43 +219,15 @@ impl PersonalData {
         payloads: impl IntoIterator<Item = &'a mut Value>,
     ) -> Result<(), PersonalError> {
         let items = payloads.into_iter().map(|p| (tenant.to_owned(), p)).collect();
-        self.open(tx, items, false).await
+        self.open(tx, items).await
     }
 
-    async fn open(&self, tx: &mut Tx, items: Vec<(String, &mut Value)>, cached: bool) -> Result<(), PersonalError> {
-        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (tenant, payload) in &items {
-            envelope::visit_sealed_keys(payload, &mut |key| {
-                wanted.entry(tenant.clone()).or_default().insert(key.to_owned());
-            });
-        }
-        if wanted.is_empty() {
-            return Ok(());
-        }
+    /// Opens `items` with keys read in `tx`, never cached (see `open_stored`).
+    async fn open(&self, tx: &mut Tx, items: Vec<(String, &mut Value)>) -> Result<(), PersonalError> {
+        let wanted = wanted_keys(&items);
         let mut found = KeyMap::new();
-        for (tenant, ids) in wanted {
-            let mut missing = Vec::new();
-            for id in ids {
-                let hit = if cached { self.inner.by_id.lock().ok().and_then(|mut c| c.get(&(tenant.clone(), id.clone()))) } else { None };
-                match hit {
-                    Some(key) => {
-                        found.entry(tenant.clone()).or_default().insert(id, key);
-                    }
-                    None => missing.push(id),
-                }
-            }
-            for row in keys::by_ids(tx, &tenant, &missing).await? {
-                let key = self.unwrap_key(&tenant, &row)?;
-                if cached && let Ok(mut cache) = self.inner.by_id.lock() {
-                    cache.put((tenant.clone(), row.key_id.clone()), key.clone());
-                }
-                found.entry(tenant.clone()).or_default().insert(row.key_id, key);
-            }
-        }
-        for (tenant, payload) in items {
-            open_payload(&found, &tenant, payload)?;
-        }
-        Ok(())
+        self.read_keys_into(tx, wanted, false, &mut found).await?;
+        open_all_payloads(&found, items)
     }
 
     /// A key that exists but does not unwrap is an error (wrong master key?), never
@@ -364,6 +352,24 @@ pub struct WrappedKeys(Vec<(String, keys::KeyRow)>);
 
 /// Replaces the payload's sealed values by their content, or by the forgotten marker where
 /// the key is gone.
+/// The data keys the sealed values of `items` name, by tenant.
+fn wanted_keys(items: &[(String, &mut Value)]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (tenant, payload) in items {
+        envelope::visit_sealed_keys(payload, &mut |key| {
+            wanted.entry(tenant.clone()).or_default().insert(key.to_owned());
+        });
+    }
+    wanted
+}
+
+fn open_all_payloads(found: &KeyMap, items: Vec<(String, &mut Value)>) -> Result<(), PersonalError> {
+    for (tenant, payload) in items {
+        open_payload(found, &tenant, payload)?;
+    }
+    Ok(())
+}
+
 fn open_payload(found: &KeyMap, tenant: &str, payload: &mut Value) -> Result<(), PersonalError> {
     let keys = found.get(tenant);
     envelope::open_all(payload, &mut |sealed: SealedRef<'_>| -> Result<Option<Vec<u8>>, PersonalError> {
