@@ -120,6 +120,7 @@ mod tests {
             event_version: "1".into(),
             payload,
             metadata: json!({"tenant_id": "t", "actor": "api-key:k"}),
+            decoded: None,
         }
     }
 

@@ -72,6 +72,7 @@ impl EventLine {
             event_version: self.event_version.clone(),
             payload: self.payload.clone(),
             metadata: self.metadata.clone(),
+            decoded: None,
         }
     }
 }
@@ -216,5 +217,6 @@ fn missing(position: i64) -> StoredEvent {
         event_version: String::new(),
         payload: Value::Null,
         metadata: Value::Null,
+        decoded: None,
     }
 }

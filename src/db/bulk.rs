@@ -1,5 +1,5 @@
 //! Bulk inserts on PostgreSQL: one array per column, unnested into rows by one statement
-//! (`INSERT … SELECT * FROM unnest($1::text[], …)`). A rebuild writes hundreds of thousands of
+//! (`INSERT … SELECT unnest($1::text[]), …`). A rebuild writes hundreds of thousands of
 //! rows; this sends them in binary with a statement of a few parameters instead of parsing
 //! and planning one with tens of thousands. (`COPY` would be faster still, but PostgreSQL
 //! refuses `COPY FROM` into tables with row-level security, which every read table has.)
@@ -65,8 +65,11 @@ impl Tx {
         if !rows.iter().all(same_types) {
             return Ok(Err(rows));
         }
-        let casts: Vec<String> = template.iter().enumerate().map(|(i, c)| format!("${}::{}", i + 1, c.sql_type())).collect();
-        let sql = format!("INSERT INTO {table} ({}) SELECT * FROM unnest({})", columns.join(", "), casts.join(", "));
+        // One `unnest` per column in the select list (they advance in step): the single
+        // `unnest(a, b, …)` in FROM first copies every row into a tuple store, which made it
+        // 1.5× slower (200,000 rows of `outbox_users`: 1.19 s against 0.81 s).
+        let unnested: Vec<String> = template.iter().enumerate().map(|(i, c)| format!("unnest(${}::{})", i + 1, c.sql_type())).collect();
+        let sql = format!("INSERT INTO {table} ({}) SELECT {}", columns.join(", "), unnested.join(", "));
         let mut arrays = template;
         for row in rows {
             for (column, arg) in arrays.iter_mut().zip(row) {

@@ -1,3 +1,6 @@
+use std::cell::RefCell;
+
+use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The JSON key of a personal value in clear: `{"personal": …}`.
@@ -77,14 +80,43 @@ impl<T: Serialize> Serialize for Personal<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Personal<T> {
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Personal<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Self(match Repr::<T>::deserialize(deserializer)? {
             Repr::Known(value) => State::Known(value),
-            Repr::Sealed(envelope) => State::Sealed(envelope),
+            Repr::Sealed(envelope) => match OPENER.with_borrow(|opener| opener.as_ref().map(|open| open(&envelope))) {
+                None => State::Sealed(envelope),
+                Some(Ok(Some(text))) => State::Known(serde_json::from_slice(&text).map_err(D::Error::custom)?),
+                Some(Ok(None)) => State::Forgotten,
+                Some(Err(message)) => return Err(D::Error::custom(message)),
+            },
             Repr::Forgotten(_) => State::Forgotten,
         }))
     }
+}
+
+/// What opens a sealed envelope (`{"key": …, "ct": …}`): its JSON text, `None` when the key is
+/// gone (the value then reads as forgotten), or why it cannot be opened.
+pub type Opener = Box<dyn Fn(&serde_json::Value) -> Result<Option<Vec<u8>>, String>>;
+
+thread_local! {
+    static OPENER: RefCell<Option<Opener>> = const { RefCell::new(None) };
+}
+
+/// Runs `parse` with sealed values opened by `opener` as they are deserialized, so the storage
+/// edge can parse stored text straight into event types (a rebuild's hot path) instead of
+/// opening a JSON tree first. The domain sees no key: only this function, on this thread,
+/// for this call.
+pub fn opening<R>(opener: Opener, parse: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Opener>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            OPENER.with_borrow_mut(|o| *o = previous);
+        }
+    }
+    let _restore = Restore(OPENER.with_borrow_mut(|o| o.replace(opener)));
+    parse()
 }
 
 /// A secret already sealed by the crypto layer (envelope ciphertext). The domain stores and
@@ -130,5 +162,23 @@ mod tests {
         assert_eq!(serde_json::to_value(&sealed).unwrap(), envelope, "a sealed value serializes back unchanged");
 
         assert!(serde_json::from_value::<Personal<String>>(json!("adele@contoso.com")).is_err());
+    }
+
+    #[test]
+    fn an_opener_opens_sealed_values_while_parsing() {
+        let text = r#"[{"sealed": {"key": "k1", "ct": "\"adele@contoso.com\""}}, {"sealed": {"key": "gone", "ct": "x"}}]"#;
+        let opener: Opener = Box::new(|envelope| match envelope["key"].as_str() {
+            Some("k1") => Ok(envelope["ct"].as_str().map(|ct| ct.as_bytes().to_vec())),
+            _ => Ok(None),
+        });
+        let values: Vec<Personal<String>> = opening(opener, || serde_json::from_str(text)).unwrap();
+        assert_eq!(values[0], Personal::new("adele@contoso.com".to_owned()));
+        assert!(values[1].is_forgotten());
+        // Outside the call the values stay sealed.
+        let values: Vec<Personal<String>> = serde_json::from_str(text).unwrap();
+        assert!(values.iter().all(|v| v.value().is_none() && !v.is_forgotten()));
+        let failing: Opener = Box::new(|_| Err("wrong master key".to_owned()));
+        let error = opening(failing, || serde_json::from_str::<Vec<Personal<String>>>(text)).unwrap_err();
+        assert!(error.to_string().contains("wrong master key"), "{error}");
     }
 }

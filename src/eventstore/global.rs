@@ -25,7 +25,15 @@ pub struct StoredEvent {
     pub payload: Value,
     #[sqlx(json)]
     pub metadata: Value,
+    /// The payload already parsed into its event type, when the reader did that (a rebuild's
+    /// user events: see `projections::pages`); `payload` is then `Null`. Projections get it
+    /// through `projections::decode`.
+    #[sqlx(skip)]
+    pub decoded: Option<Decoded>,
 }
+
+/// A payload parsed into its (current) event type.
+pub type Decoded = std::sync::Arc<dyn std::any::Any + Send + Sync>;
 
 impl StoredEvent {
     pub fn checkpoint(&self) -> Checkpoint {
@@ -108,8 +116,28 @@ impl RawEvent {
     /// (tenant, time, actor): the rest (correlation, causation, request, role) would cost a
     /// dozen allocations per event for nothing.
     pub fn decode(self) -> Result<StoredEvent, serde_json::Error> {
+        let payload = serde_json::from_str(&self.payload)?;
+        self.into_stored(payload, None)
+    }
+
+    /// As `decode`, with the payload parsed straight into its event type `E` (which must be
+    /// its current shape: see `upcast::is_current`) and kept in `decoded` (`payload` is then
+    /// `Null`); sealed values are opened by `opener` as they are parsed, and stay sealed
+    /// without one.
+    pub fn decode_as<E: serde::de::DeserializeOwned + Send + Sync + 'static>(
+        self,
+        opener: Option<crate::domain::personal::Opener>,
+    ) -> Result<StoredEvent, serde_json::Error> {
+        let event: E = match opener {
+            Some(opener) => crate::domain::personal::opening(opener, || serde_json::from_str(&self.payload))?,
+            None => serde_json::from_str(&self.payload)?,
+        };
+        self.into_stored(Value::Null, Some(std::sync::Arc::new(event)))
+    }
+
+    fn into_stored(self, payload: Value, decoded: Option<Decoded>) -> Result<StoredEvent, serde_json::Error> {
         Ok(StoredEvent {
-            payload: serde_json::from_str(&self.payload)?,
+            payload,
             metadata: serde_json::from_str::<FoldMetadata>(&self.metadata)?.into_value(),
             txid: self.txid,
             position: self.position,
@@ -118,6 +146,7 @@ impl RawEvent {
             sequence: self.sequence,
             event_type: self.event_type,
             event_version: self.event_version,
+            decoded,
         })
     }
 }

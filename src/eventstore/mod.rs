@@ -10,8 +10,8 @@ mod repo;
 mod upcast;
 
 pub use executor::{Committed, EventStore, StoreError, Stored};
-pub use global::{Checkpoint, RawEvent, StoredEvent, read_after, read_raw_after};
+pub use global::{Checkpoint, Decoded, RawEvent, StoredEvent, read_after, read_raw_after};
 pub use metadata::EventMetadata;
-pub use personal::{PersonalData, PersonalError, WrappedKeys};
+pub use personal::{Openers, PersonalData, PersonalError, WrappedKeys};
 pub use repo::Repo;
-pub use upcast::{upcast_payload, upcast_ref, upcasters};
+pub use upcast::{is_current, upcast_payload, upcast_ref, upcasters};

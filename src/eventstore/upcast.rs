@@ -107,6 +107,11 @@ pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
     ALL.iter().map(|u| Box::new(*u) as Box<dyn EventUpcaster>).collect()
 }
 
+/// Whether a payload of this type and version is already in its current shape.
+pub fn is_current(event_type: &str, event_version: &str) -> bool {
+    !ALL.iter().any(|u| u.applies(event_type, event_version))
+}
+
 /// The payload in its current shape (for readers of the global stream).
 pub fn upcast_payload(event_type: &str, event_version: &str, payload: &Value) -> Value {
     upcast_ref(event_type, event_version, payload).into_owned()

@@ -88,7 +88,14 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
 
 /// Decodes an event payload of the aggregate type the projection cares about, old shapes
 /// upcast to the current one.
-fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
+fn decode<E: serde::de::DeserializeOwned + Clone + 'static>(event: &StoredEvent) -> Result<E, ProjectionError> {
+    if let Some(decoded) = &event.decoded {
+        return decoded.downcast_ref::<E>().cloned().ok_or_else(|| ProjectionError::Decode {
+            position: event.position,
+            event_type: event.event_type.clone(),
+            message: format!("read as another type than {}", std::any::type_name::<E>()),
+        });
+    }
     let payload = crate::eventstore::upcast_ref(&event.event_type, &event.event_version, &event.payload);
     E::deserialize(&*payload).map_err(|e| ProjectionError::Decode {
         position: event.position,

@@ -3,14 +3,17 @@
 //! fold (one task, in order) applies. Reading the rows stays sequential: each page starts after
 //! the last event of the one before.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use cqrs_es::Aggregate;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::ProjectionError;
 use crate::db::Db;
-use crate::eventstore::{Checkpoint, PersonalData, RawEvent, StoredEvent, read_raw_after};
+use crate::domain::user::{User, UserEvent};
+use crate::eventstore::personal::{envelope, subject};
+use crate::eventstore::{Checkpoint, PersonalData, RawEvent, StoredEvent, is_current, read_raw_after};
 
 /// Events read per page: big pages amortize the round trips and the data-key lookups; each
 /// page is its own short read transaction.
@@ -78,17 +81,39 @@ async fn read_raw(source: &Db, after: Checkpoint, until: Option<Checkpoint>) -> 
 /// Parses a page, then (when asked) reads the keys its sealed values name and opens them. The
 /// keys are read after the events, never cached across pages: a key destroyed meanwhile reads
 /// as destroyed, as in the live projector.
+///
+/// User events (most of a long history) in their current shape skip the JSON tree: their keys
+/// are known before parsing (their subject is the user the aggregate id names), so they are
+/// parsed straight into `UserEvent` with their personal values opened on the way.
 async fn decode(source: Db, personal: PersonalData, rows: Vec<RawEvent>, open: bool) -> Page {
+    let users = if open { user_subjects(&rows) } else { BTreeMap::new() };
+    let user_keys = if users.is_empty() {
+        None
+    } else {
+        let mut tx = source.begin_read().await?;
+        let keys = personal.read_subject_keys(&mut tx, &users).await?;
+        tx.commit().await?;
+        Some(keys)
+    };
+    let opening = personal.clone();
     let events = blocking(move || {
+        let openers = user_keys.map(|keys| opening.openers(keys)).transpose()?;
         rows.into_iter()
             .map(|row| {
                 let (position, event_type) = (row.position, row.event_type.clone());
-                row.decode().map_err(|e| ProjectionError::Decode { position, event_type, message: e.to_string() })
+                let decoded = match user_tenant(&row) {
+                    Some(tenant) => {
+                        let opener = openers.as_ref().map(|o| o.of(tenant));
+                        row.decode_as::<UserEvent>(opener)
+                    }
+                    None => row.decode(),
+                };
+                decoded.map_err(|e| ProjectionError::Decode { position, event_type, message: e.to_string() })
             })
             .collect::<Page>()
     })
     .await?;
-    if !open {
+    if !open || !events.iter().any(|e| envelope::has_sealed(&e.payload)) {
         return Ok(events);
     }
     let mut tx = source.begin_read().await?;
@@ -100,6 +125,27 @@ async fn decode(source: Db, personal: PersonalData, rows: Vec<RawEvent>, open: b
         Ok(events)
     })
     .await
+}
+
+/// The tenant of a user event that can be parsed straight into `UserEvent` (current shape).
+fn user_tenant(row: &RawEvent) -> Option<&str> {
+    if row.aggregate_type != User::TYPE || !is_current(&row.event_type, &row.event_version) {
+        return None;
+    }
+    row.aggregate_id.split_once('/').map(|(tenant, _)| tenant)
+}
+
+/// The subjects of the page's user events, by tenant.
+fn user_subjects(rows: &[RawEvent]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut subjects: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for row in rows {
+        if let Some(tenant) = user_tenant(row)
+            && let Some(subject) = subject::of(&row.aggregate_type, &row.aggregate_id, &serde_json::Value::Null)
+        {
+            subjects.entry(tenant.to_owned()).or_default().insert(subject);
+        }
+    }
+    subjects
 }
 
 async fn blocking(work: impl FnOnce() -> Page + Send + 'static) -> Page {

@@ -70,6 +70,13 @@ pub fn has_plaintext(payload: &Value) -> bool {
     found
 }
 
+/// Whether the payload holds a sealed value.
+pub fn has_sealed(payload: &Value) -> bool {
+    let mut found = false;
+    visit(payload, &mut |map| found |= sealed_ref(map).is_some());
+    found
+}
+
 /// The sealed values of a payload.
 pub fn sealed_values(payload: &Value) -> Vec<Sealed> {
     let mut out = Vec::new();

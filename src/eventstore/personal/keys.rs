@@ -44,6 +44,19 @@ pub async fn by_ids(tx: &mut Tx, tenant: &str, ids: &[String]) -> Result<Vec<Key
     Ok(rows)
 }
 
+/// Every key of the subjects.
+pub async fn by_subjects(tx: &mut Tx, tenant: &str, subjects: &[String]) -> Result<Vec<KeyRow>, DbError> {
+    let mut rows = Vec::new();
+    for chunk in subjects.chunks(500) {
+        let sql = format!(
+            "SELECT key_id, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND subject IN ({})",
+            placeholders(2, chunk.len())
+        );
+        rows.extend(tx.fetch_all::<KeyRow>(&sql, &with_list(tenant, chunk)).await?);
+    }
+    Ok(rows)
+}
+
 /// The subject's key (the oldest, should racing writers have made two).
 pub async fn of_subject(tx: &mut Tx, tenant: &str, subject: &str) -> Result<Option<KeyRow>, DbError> {
     tx.fetch_optional(

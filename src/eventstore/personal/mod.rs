@@ -255,6 +255,33 @@ impl PersonalData {
         Ok(WrappedKeys(rows))
     }
 
+    /// Reads the wrapped data keys of `subjects` (by tenant; in `tx`, never cached, as
+    /// `open_stored`), for `openers`: a reader that knows whose events it holds (a user's)
+    /// need not parse them first to learn which keys they name.
+    pub async fn read_subject_keys(
+        &self,
+        tx: &mut Tx,
+        subjects: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<WrappedKeys, PersonalError> {
+        let mut rows = Vec::new();
+        for (tenant, subjects) in subjects {
+            let subjects: Vec<String> = subjects.iter().cloned().collect();
+            rows.extend(keys::by_subjects(tx, tenant, &subjects).await?.into_iter().map(|row| (tenant.clone(), row)));
+        }
+        Ok(WrappedKeys(rows))
+    }
+
+    /// Unwraps keys from `read_keys` or `read_subject_keys` (CPU only) into openers for
+    /// `domain::personal::opening`, one per tenant.
+    pub fn openers(&self, keys: WrappedKeys) -> Result<Openers, PersonalError> {
+        let mut found = KeyMap::new();
+        for (tenant, row) in keys.0 {
+            let key = self.unwrap_key(&tenant, &row)?;
+            found.entry(tenant).or_default().insert(row.key_id, key);
+        }
+        Ok(Openers(Arc::new(found)))
+    }
+
     /// Opens the events' sealed values with keys from `read_keys`: CPU only, no I/O, so a
     /// rebuild runs it on the blocking pool, several pages at once.
     pub fn open_events(&self, keys: WrappedKeys, events: &mut [StoredEvent]) -> Result<(), PersonalError> {
@@ -349,6 +376,27 @@ type KeyMap = HashMap<String, HashMap<String, DataKey>>;
 
 /// Wrapped data keys read for a batch of events, not yet unwrapped.
 pub struct WrappedKeys(Vec<(String, keys::KeyRow)>);
+
+/// Unwrapped data keys of a batch of events, shared by the openers made from them.
+#[derive(Clone)]
+pub struct Openers(Arc<KeyMap>);
+
+impl Openers {
+    /// Opens the sealed values of `tenant` with these keys; a key not among them reads as
+    /// destroyed (forgotten), as in `open_stored`.
+    pub fn of(&self, tenant: &str) -> crate::domain::personal::Opener {
+        let (keys, tenant) = (Arc::clone(&self.0), tenant.to_owned());
+        Box::new(move |envelope: &Value| {
+            let (Some(key_id), Some(ct)) = (envelope.get("key").and_then(Value::as_str), envelope.get("ct").and_then(Value::as_str)) else {
+                return Err("a sealed value without key or ciphertext".to_owned());
+            };
+            match keys.get(&tenant).and_then(|k| k.get(key_id)) {
+                Some(key) => key.open(key_id.as_bytes(), ct).map(Some).map_err(|e| e.to_string()),
+                None => Ok(None),
+            }
+        })
+    }
+}
 
 /// Replaces the payload's sealed values by their content, or by the forgotten marker where
 /// the key is gone.
