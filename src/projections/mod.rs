@@ -89,19 +89,20 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
 /// Decodes an event payload of the aggregate type the projection cares about, old shapes
 /// upcast to the current one.
 fn decode<E: serde::de::DeserializeOwned + Clone + 'static>(event: &StoredEvent) -> Result<E, ProjectionError> {
+    decode_ref::<E>(event).map(std::borrow::Cow::into_owned)
+}
+
+/// As `decode`, borrowing the event the reader already parsed (see `StoredEvent::decoded`).
+fn decode_ref<E: serde::de::DeserializeOwned + Clone + 'static>(event: &StoredEvent) -> Result<std::borrow::Cow<'_, E>, ProjectionError> {
+    let failed = |message: String| ProjectionError::Decode { position: event.position, event_type: event.event_type.clone(), message };
     if let Some(decoded) = &event.decoded {
-        return decoded.downcast_ref::<E>().cloned().ok_or_else(|| ProjectionError::Decode {
-            position: event.position,
-            event_type: event.event_type.clone(),
-            message: format!("read as another type than {}", std::any::type_name::<E>()),
-        });
+        return decoded
+            .downcast_ref::<E>()
+            .map(std::borrow::Cow::Borrowed)
+            .ok_or_else(|| failed(format!("read as another type than {}", std::any::type_name::<E>())));
     }
     let payload = crate::eventstore::upcast_ref(&event.event_type, &event.event_version, &event.payload);
-    E::deserialize(&*payload).map_err(|e| ProjectionError::Decode {
-        position: event.position,
-        event_type: event.event_type.clone(),
-        message: e.to_string(),
-    })
+    E::deserialize(&*payload).map(std::borrow::Cow::Owned).map_err(|e| failed(e.to_string()))
 }
 
 /// The tenant an event belongs to, which every read row leads with.

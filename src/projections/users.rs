@@ -153,12 +153,16 @@ impl Columns {
     }
 
     pub fn of(profile: Personal<UserProfile>) -> Self {
-        match profile.into_value() {
+        Self::of_ref(&profile)
+    }
+
+    pub fn of_ref(profile: &Personal<UserProfile>) -> Self {
+        match profile.value() {
             Some(p) => Self {
                 display_name: p.display_name.to_string(),
-                given_name: p.given_name.map(|n| n.to_string()),
-                surname: p.surname.map(|n| n.to_string()),
-                mail: p.mail,
+                given_name: p.given_name.as_ref().map(|n| n.to_string()),
+                surname: p.surname.as_ref().map(|n| n.to_string()),
+                mail: p.mail.clone(),
             },
             None => Self::forgotten(),
         }

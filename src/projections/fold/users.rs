@@ -11,7 +11,7 @@ use crate::db::{Arg, Tx};
 use crate::domain::user::UserEvent;
 use crate::eventstore::StoredEvent;
 use crate::projections::users::Columns;
-use crate::projections::{FORGOTTEN, ProjectionError, decode, local_id, tenant_of};
+use crate::projections::{FORGOTTEN, ProjectionError, decode_ref, local_id, tenant_of};
 
 struct UserState {
     upn: String,
@@ -48,22 +48,21 @@ impl Fold for UsersFold {
     fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
         let key = (tenant_of(event)?, local_id(event).to_owned());
         let at = event.occurred_at();
-        match decode::<UserEvent>(event)? {
+        match &*decode_ref::<UserEvent>(event)? {
             UserEvent::UserCreated { upn, immutable_id, profile, usage_location, .. } => {
                 let forgotten = upn.is_forgotten() || profile.is_forgotten();
-                let (upn, domain) = upn
-                    .into_value()
-                    .map_or_else(|| (FORGOTTEN.to_owned(), FORGOTTEN.to_owned()), |u| (u.to_string(), u.domain().to_string()));
+                let (upn, domain) =
+                    upn.value().map_or_else(|| (FORGOTTEN.to_owned(), FORGOTTEN.to_owned()), |u| (u.to_string(), u.domain().to_string()));
                 self.users.insert(
                     key,
                     UserState {
                         upn,
                         domain,
                         immutable_id: immutable_id.to_string(),
-                        profile: Columns::of(profile),
+                        profile: Columns::of_ref(profile),
                         status: "ACTIVE",
                         assigned: false,
-                        usage_location: usage_location.map(String::from),
+                        usage_location: usage_location.clone().map(String::from),
                         password_set: false,
                         mfa_enrolled: false,
                         forgotten,
@@ -74,7 +73,7 @@ impl Fold for UsersFold {
             }
             UserEvent::UserProfileUpdated { profile } => {
                 let forgotten = profile.is_forgotten();
-                let columns = Columns::of(profile);
+                let columns = Columns::of_ref(profile);
                 self.touch(&key, at, |u| {
                     u.profile = columns;
                     u.forgotten |= forgotten;
@@ -93,7 +92,7 @@ impl Fold for UsersFold {
             UserEvent::UserAssigned => self.touch(&key, at, |u| u.assigned = true),
             UserEvent::UserUnassigned => self.touch(&key, at, |u| u.assigned = false),
             UserEvent::UsageLocationSet { usage_location } => {
-                self.touch(&key, at, |u| u.usage_location = Some(String::from(usage_location)));
+                self.touch(&key, at, |u| u.usage_location = Some(String::from(usage_location.clone())));
             }
             UserEvent::LicenseGranted { sku_id } => {
                 self.licenses.entry(key.clone()).or_default().insert(sku_id.to_string());
