@@ -92,7 +92,7 @@ fn page_args(backend: Backend, after: Checkpoint, limit: i64) -> Vec<Arg> {
     }
 }
 
-/// An event as read for a rebuild: the payload as JSON text, parsed later (off the
+/// An event as read for a rebuild: payload and metadata as JSON text, parsed later (off the
 /// async threads, several pages at once) by `decode`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RawEvent {
@@ -104,12 +104,7 @@ pub struct RawEvent {
     pub event_type: String,
     pub event_version: String,
     pub payload: String,
-    /// The metadata fields a projection may read (`StoredEvent::tenant_id`, `occurred_at`,
-    /// the jobs projection's `actor`), taken out by the database: the rest (correlation,
-    /// causation, request, role) would cost a text conversion and a parse per event for nothing.
-    pub tenant_id: Option<String>,
-    pub occurred_at: Option<String>,
-    pub actor: Option<String>,
+    pub metadata: String,
 }
 
 impl RawEvent {
@@ -117,7 +112,9 @@ impl RawEvent {
         Checkpoint { txid: self.txid, position: self.position }
     }
 
-    /// The event for the read-model folds; its metadata holds what projections read.
+    /// The event for the read-model folds. Its metadata keeps only what projections read
+    /// (tenant, time, actor): the rest (correlation, causation, request, role) would cost a
+    /// dozen allocations per event for nothing.
     pub fn decode(self) -> Result<StoredEvent, serde_json::Error> {
         let payload = serde_json::from_str(&self.payload)?;
         self.into_stored(payload, None)
@@ -141,7 +138,7 @@ impl RawEvent {
     fn into_stored(self, payload: Value, decoded: Option<Decoded>) -> Result<StoredEvent, serde_json::Error> {
         Ok(StoredEvent {
             payload,
-            metadata: fold_metadata([("tenant_id", self.tenant_id), ("occurred_at", self.occurred_at), ("actor", self.actor)]),
+            metadata: serde_json::from_str::<FoldMetadata>(&self.metadata)?.into_value(),
             txid: self.txid,
             position: self.position,
             aggregate_type: self.aggregate_type,
@@ -154,28 +151,37 @@ impl RawEvent {
     }
 }
 
-fn fold_metadata(fields: [(&str, Option<String>); 3]) -> Value {
-    let mut map = serde_json::Map::new();
-    for (key, value) in fields {
-        if let Some(value) = value {
-            map.insert(key.to_owned(), Value::String(value));
-        }
-    }
-    Value::Object(map)
+/// The metadata fields a projection may read (`StoredEvent::tenant_id`, `occurred_at`, the
+/// jobs projection's `actor`); serde skips the others without allocating them.
+#[derive(serde::Deserialize)]
+struct FoldMetadata {
+    tenant_id: Option<String>,
+    occurred_at: Option<String>,
+    actor: Option<String>,
 }
 
-/// `read_after` with the payload left as text and only the metadata folds read, for a rebuild's reader, in a transaction of its
+impl FoldMetadata {
+    fn into_value(self) -> Value {
+        let mut map = serde_json::Map::new();
+        for (key, value) in [("tenant_id", self.tenant_id), ("occurred_at", self.occurred_at), ("actor", self.actor)] {
+            if let Some(value) = value {
+                map.insert(key.to_owned(), Value::String(value));
+            }
+        }
+        Value::Object(map)
+    }
+}
+
+/// `read_after` with the JSON left as text, for a rebuild's reader, in a transaction of its
 /// own. On PostgreSQL that transaction is switched to generic plans, as the projector's
 /// connections are (see `Db::connect`): a custom plan sorts the whole events table per page.
 pub async fn read_raw_after(tx: &mut Tx, backend: Backend, after: Checkpoint, limit: i64) -> Result<Vec<RawEvent>, DbError> {
     let json = match backend {
         Backend::Postgres => {
             tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", &[]).await?;
-            "payload::text AS payload, metadata->>'tenant_id' AS tenant_id, metadata->>'occurred_at' AS occurred_at, metadata->>'actor' AS actor"
+            "payload::text AS payload, metadata::text AS metadata"
         }
-        Backend::Sqlite => {
-            "payload, metadata->>'tenant_id' AS tenant_id, metadata->>'occurred_at' AS occurred_at, metadata->>'actor' AS actor"
-        }
+        Backend::Sqlite => "payload, metadata",
     };
     tx.fetch_all(&page_sql(backend, json), &page_args(backend, after, limit)).await
 }
