@@ -33,23 +33,20 @@ fn with_list(tenant: &str, list: &[String]) -> Vec<Arg> {
 
 /// The keys among `ids` that still exist.
 pub async fn by_ids(tx: &mut Tx, tenant: &str, ids: &[String]) -> Result<Vec<KeyRow>, DbError> {
-    let mut rows = Vec::new();
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT key_id, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND key_id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        rows.extend(tx.fetch_all::<KeyRow>(&sql, &with_list(tenant, chunk)).await?);
-    }
-    Ok(rows)
+    where_in(tx, tenant, "key_id", ids).await
 }
 
 /// Every key of the subjects.
 pub async fn by_subjects(tx: &mut Tx, tenant: &str, subjects: &[String]) -> Result<Vec<KeyRow>, DbError> {
+    where_in(tx, tenant, "subject", subjects).await
+}
+
+/// The tenant's keys whose `column` is one of `values`, 500 values a statement.
+async fn where_in(tx: &mut Tx, tenant: &str, column: &str, values: &[String]) -> Result<Vec<KeyRow>, DbError> {
     let mut rows = Vec::new();
-    for chunk in subjects.chunks(500) {
+    for chunk in values.chunks(500) {
         let sql = format!(
-            "SELECT key_id, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND subject IN ({})",
+            "SELECT key_id, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND {column} IN ({})",
             placeholders(2, chunk.len())
         );
         rows.extend(tx.fetch_all::<KeyRow>(&sql, &with_list(tenant, chunk)).await?);
