@@ -274,22 +274,22 @@ impl PersonalData {
     /// Unwraps keys from `read_keys` or `read_subject_keys` (CPU only) into openers for
     /// `domain::personal::opening`, one per tenant.
     pub fn openers(&self, keys: WrappedKeys) -> Result<Openers, PersonalError> {
+        Ok(Openers(Arc::new(self.unwrap_all(keys)?)))
+    }
+
+    fn unwrap_all(&self, keys: WrappedKeys) -> Result<KeyMap, PersonalError> {
         let mut found = KeyMap::new();
         for (tenant, row) in keys.0 {
             let key = self.unwrap_key(&tenant, &row)?;
             found.entry(tenant).or_default().insert(row.key_id, key);
         }
-        Ok(Openers(Arc::new(found)))
+        Ok(found)
     }
 
     /// Opens the events' sealed values with keys from `read_keys`: CPU only, no I/O, so a
     /// rebuild runs it on the blocking pool, several pages at once.
     pub fn open_events(&self, keys: WrappedKeys, events: &mut [StoredEvent]) -> Result<(), PersonalError> {
-        let mut found = KeyMap::new();
-        for (tenant, row) in keys.0 {
-            let key = self.unwrap_key(&tenant, &row)?;
-            found.entry(tenant).or_default().insert(row.key_id, key);
-        }
+        let found = self.unwrap_all(keys)?;
         for event in events {
             let StoredEvent { payload, metadata, .. } = event;
             if let Some(tenant) = tenant_in(metadata) {
@@ -398,8 +398,6 @@ impl Openers {
     }
 }
 
-/// Replaces the payload's sealed values by their content, or by the forgotten marker where
-/// the key is gone.
 /// The data keys the sealed values of `items` name, by tenant.
 fn wanted_keys(items: &[(String, &mut Value)]) -> BTreeMap<String, BTreeSet<String>> {
     let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -418,6 +416,8 @@ fn open_all_payloads(found: &KeyMap, items: Vec<(String, &mut Value)>) -> Result
     Ok(())
 }
 
+/// Replaces the payload's sealed values by their content, or by the forgotten marker where
+/// the key is gone.
 fn open_payload(found: &KeyMap, tenant: &str, payload: &mut Value) -> Result<(), PersonalError> {
     let keys = found.get(tenant);
     envelope::open_all(payload, &mut |sealed: SealedRef<'_>| -> Result<Option<Vec<u8>>, PersonalError> {
