@@ -13,7 +13,26 @@ pub struct Snapshot {
     machine_busy: u64,
     machine_total: u64,
     server: Option<u64>,
+    /// The server's argon2id and token-signing pool threads (see `POOLS`).
+    pools: [Option<u64>; 2],
     load: Option<u64>,
+}
+
+/// Thread-name prefixes of the server's CPU pools (`app::cpu_pool`): their share of the
+/// server's time is the work the baselines measure alone.
+const POOLS: [(&str, &str); 2] = [("argon2-", "argon2_threads_ms"), ("token-signer-", "signer_threads_ms")];
+
+/// Ticks of the process's threads whose name starts with `prefix`.
+fn threads_ticks(pid: u32, prefix: &str) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let path = task.path();
+        let named = std::fs::read_to_string(path.join("comm")).is_ok_and(|name| name.starts_with(prefix));
+        if named {
+            total += process_ticks(&path.join("stat").to_string_lossy()).unwrap_or(0);
+        }
+    }
+    Some(total)
 }
 
 /// utime + stime of a process, in ticks.
@@ -43,6 +62,7 @@ pub fn snapshot(server_pid: Option<u32>) -> Option<Snapshot> {
         machine_busy,
         machine_total,
         server: server_pid.and_then(|pid| process_ticks(&format!("/proc/{pid}/stat"))),
+        pools: POOLS.map(|(prefix, _)| server_pid.and_then(|pid| threads_ticks(pid, prefix))),
         load: process_ticks("/proc/self/stat"),
     })
 }
@@ -58,10 +78,16 @@ pub fn per_operation(from: Option<Snapshot>, to: Option<Snapshot>, operations: u
     let server = to.server.zip(from.server).map(|(b, a)| b - a);
     let load = to.load.zip(from.load).map(|(b, a)| b - a);
     let others = busy.saturating_sub(server.unwrap_or(0) + load.unwrap_or(0));
+    let mut pools = serde_json::Map::new();
+    for (i, (_, label)) in POOLS.iter().enumerate() {
+        let ticks = to.pools[i].zip(from.pools[i]).map(|(b, a)| b.saturating_sub(a));
+        pools.insert((*label).to_owned(), json!(ticks.map(ms)));
+    }
     json!({
         "machine_busy_ms": ms(busy),
         "machine_busy_share": busy as f64 / (to.machine_total - from.machine_total).max(1) as f64,
         "server_ms": server.map(ms),
+        "server_pools": pools,
         "load_generator_ms": load.map(ms),
         // PostgreSQL for the most part, plus whatever else ran on the machine.
         "others_ms": ms(others),

@@ -89,6 +89,17 @@ impl super::Db {
         })
     }
 
+    /// `read_optional` for several rows.
+    pub async fn read_all<T: Row>(&self, sql: &str, args: &[Arg]) -> Result<Vec<T>, DbError> {
+        Ok(match self {
+            Self::Postgres { system, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(system).await?,
+            Self::Sqlite(pool) => {
+                let sql = sqlite_sql(sql);
+                bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_all(pool).await?
+            }
+        })
+    }
+
     /// One read statement on the system connections, outside an explicit transaction (it runs
     /// in its own implicit one): two round trips fewer than `begin_read` … `commit`, for hot
     /// single-row lookups.

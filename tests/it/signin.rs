@@ -321,13 +321,27 @@ async fn refusals_and_throttling(backend: Backend) {
     assert!(page.body.contains("not enabled for Microsoft 365") && !page.body.contains("wresult"));
     f.app.ok(&f.admin, "mutation($u: ID!) { assignUser(id: $u) { assigned } }", json!({ "u": f.user_id })).await;
 
+    // A success clears the account's failures: four, a success, four more and a success again
+    // (eight failures without the clearing would have locked the account).
+    for round in 0..2 {
+        let mut other = Browser::new();
+        let start = other.get(&sign_in_url(&f, "")).await;
+        let page = other.submit(&f.app.address, &start, &[("upn", "adele@contoso.com")]).await;
+        for _ in 0..4 {
+            let failed = other.submit(&f.app.address, &page, &[("password", "not the password")]).await;
+            assert!(failed.body.contains("The user name or password is incorrect."), "{}", failed.body);
+        }
+        let signed_in = other.submit(&f.app.address, &page, &[("password", "correct horse battery")]).await;
+        assert!(signed_in.body.contains("wresult"), "round {round}: {}", signed_in.body);
+    }
+
     // After five failures in a row the account is locked, even for the right password.
     for _ in 0..5 {
         browser.submit(&f.app.address, &wrong, &[("password", "not the password")]).await;
     }
     let page = browser.submit(&f.app.address, &wrong, &[("password", "correct horse battery")]).await;
     assert!(page.body.contains("Too many failed attempts"), "{}", page.body);
-    let nodes = sign_ins(&f, |nodes| nodes.len() == 8).await;
+    let nodes = sign_ins(&f, |nodes| nodes.len() == 18).await;
     assert_eq!(nodes[0]["failureReason"], "ACCOUNT_LOCKED", "{nodes:#?}");
     assert_eq!(nodes[1]["failureReason"], "WRONG_PASSWORD");
 }

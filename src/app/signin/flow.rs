@@ -284,9 +284,10 @@ impl Tessera {
         let address = self.personal_data().ip_pseudonym(self.db(), &checked.tenant_id, &client.ip).await?;
         let password = form.password.as_ref().map(|p| p.expose_secret().to_owned()).unwrap_or_default();
         let again = |error| Step::AskPassword { upn: upn_text.clone(), error: Some(error) };
-        let lock = if throttle::locked(self.db(), &tenant, &throttle::account(&account)).await? {
+        let standing = throttle::standing(self.db(), &tenant, &throttle::account(&account), &throttle::address(&address)).await?;
+        let lock = if standing.account_locked {
             Some(SignInFailure::AccountLocked)
-        } else if throttle::locked(self.db(), &tenant, &throttle::address(&address)).await? {
+        } else if standing.address_locked {
             Some(SignInFailure::AddressLocked)
         } else {
             None
@@ -320,7 +321,9 @@ impl Tessera {
             return Ok((again(GENERIC_FAILURE), None));
         }
         let Some((user_id, user)) = found else { return Ok((again(GENERIC_FAILURE), None)) };
-        throttle::clear(self.db(), &tenant, &throttle::account(&account)).await?;
+        if standing.account_failed {
+            throttle::clear(self.db(), &tenant, &throttle::account(&account)).await?;
+        }
         if let Some((reason, message)) = refusal(&checked.tenant, &user) {
             self.record_failure(checked, Some(user_id), &upn_text, false, reason, client).await?;
             return Ok((Step::Refused { message: message.into() }, None));
@@ -329,7 +332,9 @@ impl Tessera {
         match (policy, user.totp_seed.is_some()) {
             (MfaPolicy::Off, _) | (MfaPolicy::Optional, false) => {
                 let (cookie, new_row) = session::authenticate(self.db(), row, &user_id.to_string(), false).await?;
-                let step = self.finish(checked, user_id, new_row.auth_instant.unwrap_or_else(Utc::now), false, false, client).await?;
+                let at = new_row.auth_instant.unwrap_or_else(Utc::now);
+                // The user was loaded from its events for this very request: no second load.
+                let step = self.finish_with(checked, user_id, user, at, false, false, client).await?;
                 Ok((step, Some((cookie, new_row.csrf_token))))
             }
             (_, true) => {
@@ -431,8 +436,23 @@ impl Tessera {
         from_session: bool,
         client: &ClientMeta,
     ) -> Result<Step, AppError> {
+        let user = self.load::<User>(&format!("{}/{user_id}", checked.tenant_id)).await?;
+        self.finish_with(checked, user_id, user, auth_instant, mfa_done, from_session, client).await
+    }
+
+    /// `finish` with the user's state already folded from its events in this request.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_with(
+        &self,
+        checked: &Checked,
+        user_id: UserId,
+        user: User,
+        auth_instant: DateTime<Utc>,
+        mfa_done: bool,
+        from_session: bool,
+        client: &ClientMeta,
+    ) -> Result<Step, AppError> {
         let tenant = checked.tenant_id;
-        let user = self.load::<User>(&format!("{tenant}/{user_id}")).await?;
         let upn = user.upn.as_ref().map(ToString::to_string).unwrap_or_default();
         if let Some((reason, message)) = refusal(&checked.tenant, &user) {
             self.record_failure(checked, Some(user_id), &upn, mfa_done, reason, client).await?;

@@ -85,13 +85,11 @@ pub async fn load(db: &Db, tenant: &str, cookie: &str, idle: TimeDelta, absolute
             Ok(None)
         }
         Liveness::Touch => {
-            let mut tx = db.begin_system().await?;
-            tx.execute(
+            db.execute_one(
                 "UPDATE wsfed_sessions SET last_seen_at = $1 WHERE tenant_id = $2 AND session_hash = $3",
                 args![now, tenant, row.session_hash.clone()],
             )
             .await?;
-            tx.commit().await?;
             Ok(Some(row))
         }
         Liveness::Fresh => Ok(Some(row)),
@@ -120,8 +118,7 @@ pub async fn create(db: &Db, tenant: &str) -> Result<(String, SessionRow), AppEr
 }
 
 async fn insert(db: &Db, row: &SessionRow) -> Result<(), AppError> {
-    let mut tx = db.begin_system().await?;
-    tx.execute(
+    db.execute_one(
         "INSERT INTO wsfed_sessions (tenant_id, session_hash, csrf_token, user_id, auth_instant, mfa_done, pending_user_id, pending_upn,
                                      pending_totp_seed, created_at, last_seen_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -140,25 +137,22 @@ async fn insert(db: &Db, row: &SessionRow) -> Result<(), AppError> {
         ],
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
 /// Records the password step: the user whose second factor is outstanding.
 pub async fn set_pending(db: &Db, row: &SessionRow, user_id: Option<&str>, upn: Option<&str>, seed: Option<&str>) -> Result<(), AppError> {
-    let mut tx = db.begin_system().await?;
-    tx.execute(
+    db.execute_one(
         "UPDATE wsfed_sessions SET pending_user_id = $1, pending_upn = $2, pending_totp_seed = $3 WHERE tenant_id = $4 AND session_hash = $5",
         args![user_id.map(str::to_owned), upn.map(str::to_owned), seed.map(str::to_owned), row.tenant_id.clone(), row.session_hash.clone()],
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
-/// Authentication finished: the old session id is dropped and a new one issued (no fixation).
+/// Authentication finished: the old session id is replaced by a new one (no fixation), in one
+/// statement; should the old row be gone meanwhile (expired, signed out), the new one is inserted.
 pub async fn authenticate(db: &Db, old: &SessionRow, user_id: &str, mfa_done: bool) -> Result<(String, SessionRow), AppError> {
-    remove(db, &old.tenant_id, &old.session_hash).await?;
     let cookie = random_token();
     let now = Utc::now();
     let row = SessionRow {
@@ -174,14 +168,33 @@ pub async fn authenticate(db: &Db, old: &SessionRow, user_id: &str, mfa_done: bo
         last_seen_at: now,
         ..old.clone()
     };
-    insert(db, &row).await?;
+    let replaced = db
+        .execute_one(
+            "UPDATE wsfed_sessions SET session_hash = $1, csrf_token = $2, user_id = $3, auth_instant = $4, mfa_done = $5,
+                                       pending_user_id = NULL, pending_upn = NULL, pending_totp_seed = NULL,
+                                       created_at = $6, last_seen_at = $7
+             WHERE tenant_id = $8 AND session_hash = $9",
+            args![
+                row.session_hash.clone(),
+                row.csrf_token.clone(),
+                row.user_id.clone(),
+                now,
+                mfa_done,
+                now,
+                now,
+                old.tenant_id.clone(),
+                old.session_hash.clone()
+            ],
+        )
+        .await?;
+    if replaced == 0 {
+        insert(db, &row).await?;
+    }
     Ok((cookie, row))
 }
 
 pub async fn remove(db: &Db, tenant: &str, session_hash: &str) -> Result<(), AppError> {
-    let mut tx = db.begin_system().await?;
-    tx.execute("DELETE FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2", args![tenant, session_hash]).await?;
-    tx.commit().await?;
+    db.execute_one("DELETE FROM wsfed_sessions WHERE tenant_id = $1 AND session_hash = $2", args![tenant, session_hash]).await?;
     Ok(())
 }
 
