@@ -146,6 +146,14 @@ for r in rows:
             print(f"  CPU per SSO token: machine {c['machine_busy_ms']:.2f} ms (server {ms(c['server_ms'])}, load generator {ms(c['load_generator_ms'])}, "
                   f"PostgreSQL and others {c['others_ms']:.2f}; cores {100 * c['machine_busy_share']:.0f} % busy); one signature = {sign_ms:.2f} ms of a core, "
                   f"so the ratio cannot exceed {sign_ms / c['machine_busy_ms']:.2f} while the rest of a token costs what it costs")
+        c = p.get("cpu_per_sign_in")
+        if c:
+            argon_ms = 1000 * a["threads"] / mean(argon)
+            pools = c.get("server_pools") or {}
+            print(f"  CPU per password sign-in: machine {c['machine_busy_ms']:.1f} ms (server {ms(c['server_ms'])}, of which argon2 threads "
+                  f"{ms(pools.get('argon2_threads_ms'))} and signer threads {ms(pools.get('signer_threads_ms'))}; load generator "
+                  f"{ms(c['load_generator_ms'])}, PostgreSQL and others {c['others_ms']:.1f}); one raw verification = {argon_ms:.1f} ms of a core, "
+                  f"so the ratio cannot exceed {argon_ms / c['machine_busy_ms']:.2f} while the rest of a sign-in costs what it costs")
         m = r["server_rss_mb"]
         print(f"  server RSS MB: idle {ms(m['idle_after_setup'])}, max during SSO {ms(m['max_during_sso'])}, "
               f"max during password {ms(m['max_during_password'])}, peak (VmHWM) {ms(m['peak_since_start_vmhwm'])}")

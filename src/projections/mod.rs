@@ -14,7 +14,7 @@ mod rebuild;
 mod runner;
 mod sign_ins;
 pub mod signing_keys;
-mod tenants;
+pub mod tenants;
 mod users;
 
 use std::sync::Arc;

@@ -4,6 +4,16 @@ use crate::db::Tx;
 use crate::domain::tenant::{Tenant, TenantEvent};
 use crate::eventstore::StoredEvent;
 use cqrs_es::Aggregate;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts the tenant events this process projected, so that caches of a tenant's state (the
+/// sign-in endpoints') can tell they may be out of date.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The current count of projected tenant changes (see `GENERATION`).
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
 
 pub struct TenantsProjection;
 
@@ -29,6 +39,9 @@ impl Projection for TenantsProjection {
         if event.aggregate_type != Tenant::TYPE {
             return Ok(());
         }
+        // Here and again once committed (`committed`): a reader that folded the old state in
+        // between cached it under a generation that is gone by then.
+        GENERATION.fetch_add(1, Ordering::AcqRel);
         let id = event.aggregate_id.clone();
         let at = event.occurred_at();
         let (sql, value): (&str, crate::db::Arg) = match decode::<TenantEvent>(event)? {
@@ -69,5 +82,9 @@ impl Projection for TenantsProjection {
         };
         tx.execute(sql, &[value, at.into(), id.into()]).await?;
         Ok(())
+    }
+
+    fn committed(&self) {
+        GENERATION.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -2,6 +2,8 @@
 //! the form), checks the CSRF token against the server-side session, and ends in a [`Step`]
 //! for the HTTP layer to render.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -95,7 +97,7 @@ const EXPIRED: &str = "Your sign-in page expired. Please start again.";
 
 struct Checked {
     tenant_id: TenantId,
-    tenant: Tenant,
+    tenant: Arc<Tenant>,
     request: SignInRequest,
     reply: ReplyUrl,
 }
@@ -120,7 +122,7 @@ impl Tessera {
         if request.realm() != MICROSOFT_ONLINE_REALM {
             return bad("The application asking you to sign in (wtrealm) is not known to this sign-in service.".into());
         }
-        let tenant = self.load::<Tenant>(&tenant_id.to_string()).await?;
+        let tenant = self.sign_in_tenant(tenant_id).await?;
         if !tenant.exists() {
             return bad("This sign-in address does not belong to any organization.".into());
         }
@@ -253,6 +255,18 @@ impl Tessera {
             _ => Step::AskUpn { error: None, login_hint: None },
         };
         Ok(outcome)
+    }
+
+    /// The tenant's state, from the cache when it is fresh (`tenant_state`).
+    async fn sign_in_tenant(&self, tenant_id: TenantId) -> Result<Arc<Tenant>, AppError> {
+        let generation = crate::projections::tenants::generation();
+        if let Some(tenant) = self.sign_in_guard.tenants.get(tenant_id, generation) {
+            return Ok(tenant);
+        }
+        // The generation was read before the fold: a change projected meanwhile marks it stale.
+        let tenant = Arc::new(self.load::<Tenant>(&tenant_id.to_string()).await?);
+        self.sign_in_guard.tenants.put(tenant_id, tenant.clone(), generation);
+        Ok(tenant)
     }
 
     async fn dummy_hash(&self) -> Result<String, AppError> {
@@ -553,7 +567,7 @@ impl Tessera {
             session::remove(self.db(), &tenant_id.to_string(), &session::hash(cookie)).await?;
         }
         let Some(wreply) = wreply else { return Ok(None) };
-        let tenant = self.load::<Tenant>(&tenant_id.to_string()).await?;
+        let tenant = self.sign_in_tenant(tenant_id).await?;
         let mut policy = ReplyPolicy::microsoft().allowing_loopback_http(self.sign_in.allow_loopback_reply);
         for url in &tenant.reply_urls {
             if let Ok(p) = policy.clone().allow_url(url) {

@@ -5,6 +5,7 @@
 mod flow;
 mod mfa;
 mod session;
+mod tenant_state;
 mod throttle;
 
 use tokio::sync::OnceCell;
@@ -58,14 +59,15 @@ impl SignInSettings {
 }
 
 /// State shared by sign-in attempts: the dummy hash unknown users are checked against, so they
-/// take as long as a wrong password.
+/// take as long as a wrong password, and the tenants' states.
 pub struct Guard {
     dummy_hash: OnceCell<String>,
+    tenants: tenant_state::TenantStates,
 }
 
 impl Guard {
     pub fn new() -> Self {
-        Self { dummy_hash: OnceCell::new() }
+        Self { dummy_hash: OnceCell::new(), tenants: tenant_state::TenantStates::default() }
     }
 }
 
