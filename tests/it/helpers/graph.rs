@@ -65,7 +65,10 @@ impl Emulator {
             ..Default::default()
         };
         tokio::spawn(tessera::emulator::serve(listener, config).expect("emulator"));
-        Self { base, http: reqwest::Client::new() }
+        // No pooled connections: the emulator closes idle ones after its keep-alive (5 s), and a
+        // control request that reuses one as it closes fails with `IncompleteMessage`.
+        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+        Self { base, http }
     }
 
     pub async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
