@@ -28,7 +28,7 @@ const VERSION: &str = "v1";
 /// `context` is bound as associated data: a ciphertext moved to another record does not open.
 #[derive(Clone, Debug)]
 pub struct Crypto {
-    keys: MasterKeyRing,
+    pub(super) keys: MasterKeyRing,
 }
 
 impl Crypto {

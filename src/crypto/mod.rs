@@ -5,6 +5,7 @@ mod data_key;
 mod envelope;
 mod keyed_hash;
 mod master_key;
+mod tag;
 
 pub use data_key::DataKey;
 pub use envelope::{Crypto, CryptoError};

@@ -356,6 +356,50 @@ async fn refusals_and_throttling(backend: Backend) {
     assert_eq!(nodes[1]["failureReason"], "WRONG_PASSWORD");
 }
 
+/// Rows of the tenant in `wsfed_sessions`.
+async fn session_rows(f: &Fixture) -> i64 {
+    #[derive(sqlx::FromRow)]
+    struct Count {
+        n: i64,
+    }
+    let db = tessera::db::Db::connect(&f.app.database_url, 1).await.unwrap();
+    let mut tx = db.begin_system().await.unwrap();
+    let rows: Vec<Count> =
+        tx.fetch_all("SELECT count(*) AS n FROM wsfed_sessions WHERE tenant_id = $1", &[f.tenant.clone().into()]).await.unwrap();
+    tx.commit().await.unwrap();
+    rows[0].n
+}
+
+/// Until a password is right the session lives only in its cookie: the pages and a refused
+/// password store nothing, a cookie with a moved issue time no longer matches its form, and the
+/// signed-in session is stored under a new id and serves single sign-on.
+async fn anonymous_sessions_store_nothing_until_signed_in(backend: Backend) {
+    let f = fixture(backend).await;
+    let mut browser = Browser::new();
+    let start = browser.get(&sign_in_url(&f, "")).await;
+    let anonymous = browser.cookie.clone().unwrap();
+    assert!(anonymous.starts_with("a."), "{anonymous}");
+    let page = browser.submit(&f.app.address, &start, &[("upn", "adele@contoso.com")]).await;
+    let wrong = browser.submit(&f.app.address, &page, &[("password", "not the password")]).await;
+    assert!(wrong.body.contains("The user name or password is incorrect."), "{}", wrong.body);
+    assert_eq!(browser.cookie.as_deref(), Some(anonymous.as_str()));
+    assert_eq!(session_rows(&f).await, 0, "pages and a refused password store no session");
+
+    let (issued, rest) = anonymous["a.".len()..].split_once('.').unwrap();
+    let mut forged = Browser::new();
+    forged.cookie = Some(format!("a.{}.{rest}", issued.parse::<i64>().unwrap() + 600));
+    let page = forged.submit(&f.app.address, &wrong, &[("password", "correct horse battery")]).await;
+    assert!(page.body.contains("expired") && !page.body.contains("wresult"), "{}", page.body);
+
+    let page = browser.submit(&f.app.address, &wrong, &[("password", "correct horse battery")]).await;
+    assert!(page.body.contains("wresult"), "{}", page.body);
+    let signed_in = browser.cookie.clone().unwrap();
+    assert!(!signed_in.starts_with("a.") && signed_in != anonymous);
+    assert_eq!(session_rows(&f).await, 1);
+    let page = browser.get(&sign_in_url(&f, "")).await;
+    assert!(page.body.contains("wresult"), "single sign-on from the stored session: {}", page.body);
+}
+
 /// The background check: nothing to do far from expiry; a next key published within twice the
 /// rollover window (30 days by default) and activated within it.
 async fn background_rollover_before_expiry(backend: Backend) {
@@ -378,5 +422,6 @@ both_backends!(
     keys_roll_over_through_metadata,
     totp_enrollment_sso_and_sign_in_log,
     refusals_and_throttling,
+    anonymous_sessions_store_nothing_until_signed_in,
     background_rollover_before_expiry
 );

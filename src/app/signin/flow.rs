@@ -159,7 +159,7 @@ impl Tessera {
         };
         let tenant_key = tenant_id.to_string();
         let existing = match cookie {
-            Some(cookie) => session::load(self.db(), &tenant_key, cookie, self.idle(), self.absolute()).await?,
+            Some(cookie) => session::load(self.db(), &self.crypto, &tenant_key, cookie, self.idle(), self.absolute()).await?,
             None => None,
         };
         // Single sign-on: a signed-in session gets a token without a prompt, unless the relying
@@ -178,10 +178,12 @@ impl Tessera {
                 return Ok(Outcome { step, set_cookie: None, csrf: row.csrf_token.clone(), request: raw.to_owned() });
             }
         }
+        // A session not signed in is kept, so two tabs share it; an anonymous one only while it
+        // has at least half its (never extended) lifetime left.
         let (set_cookie, row) = match existing {
-            Some(row) if row.user_id.is_none() => (None, row),
+            Some(row) if row.user_id.is_none() && !(row.anonymous && Utc::now() - row.created_at > self.idle() / 2) => (None, row),
             _ => {
-                let (cookie, row) = session::create(self.db(), &tenant_key).await?;
+                let (cookie, row) = session::anonymous(&self.crypto, &tenant_key)?;
                 (Some(cookie), row)
             }
         };
@@ -203,13 +205,13 @@ impl Tessera {
         };
         let tenant_key = tenant_id.to_string();
         let row = match cookie {
-            Some(cookie) => session::load(self.db(), &tenant_key, cookie, self.idle(), self.absolute()).await?,
+            Some(cookie) => session::load(self.db(), &self.crypto, &tenant_key, cookie, self.idle(), self.absolute()).await?,
             None => None,
         };
         let row = match row {
             Some(row) if constant_time_eq(row.csrf_token.as_bytes(), form.csrf.as_bytes()) => row,
             _ => {
-                let (cookie, row) = session::create(self.db(), &tenant_key).await?;
+                let (cookie, row) = session::anonymous(&self.crypto, &tenant_key)?;
                 return Ok(Outcome {
                     step: Step::AskUpn { error: Some(EXPIRED), login_hint: None },
                     set_cookie: Some(cookie),
@@ -352,14 +354,14 @@ impl Tessera {
                 Ok((step, Some((cookie, new_row.csrf_token))))
             }
             (_, true) => {
-                session::set_pending(self.db(), row, Some(&user_id.to_string()), Some(&upn_text), None).await?;
-                Ok((Step::AskCode { upn: upn_text, error: None }, None))
+                let stored = session::set_pending(self.db(), row, Some(&user_id.to_string()), Some(&upn_text), None).await?;
+                Ok((Step::AskCode { upn: upn_text, error: None }, stored.map(|(cookie, row)| (cookie, row.csrf_token))))
             }
             (MfaPolicy::Required, false) => {
                 let seed = mfa::new_seed();
                 let sealed = self.crypto.seal(&format!("totp:{tenant}:{user_id}"), &seed);
-                session::set_pending(self.db(), row, Some(&user_id.to_string()), Some(&upn_text), Some(&sealed)).await?;
-                Ok((enroll_step(&seed, &upn_text, None)?, None))
+                let stored = session::set_pending(self.db(), row, Some(&user_id.to_string()), Some(&upn_text), Some(&sealed)).await?;
+                Ok((enroll_step(&seed, &upn_text, None)?, stored.map(|(cookie, row)| (cookie, row.csrf_token))))
             }
         }
     }
@@ -563,7 +565,7 @@ impl Tessera {
     /// `wsignout1.0` / `wsignoutcleanup1.0`: ends the session; returns where to send the browser
     /// (an allowed `wreply`), if anywhere.
     pub async fn sign_out(&self, tenant_id: TenantId, cookie: Option<&str>, wreply: Option<&str>) -> Result<Option<ReplyUrl>, AppError> {
-        if let Some(cookie) = cookie {
+        if let Some(cookie) = cookie.filter(|c| !session::is_anonymous(c)) {
             session::remove(self.db(), &tenant_id.to_string(), &session::hash(cookie)).await?;
         }
         let Some(wreply) = wreply else { return Ok(None) };
