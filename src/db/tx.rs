@@ -100,6 +100,20 @@ impl super::Db {
         })
     }
 
+    /// One read statement on the tenant-confined (`read`) connections, outside an explicit
+    /// transaction. Nothing sets the tenant for it: on PostgreSQL the statement must confine
+    /// itself (call a function that sets `tessera.tenant_id` locally before its query, as
+    /// `user_by_upn`), or row-level security shows it nothing.
+    pub async fn read_confined_optional<T: Row>(&self, sql: &str, args: &[Arg]) -> Result<Option<T>, DbError> {
+        Ok(match self {
+            Self::Postgres { read, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(read).await?,
+            Self::Sqlite(pool) => {
+                let sql = sqlite_sql(sql);
+                bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_optional(pool).await?
+            }
+        })
+    }
+
     /// One read statement on the system connections, outside an explicit transaction (it runs
     /// in its own implicit one): two round trips fewer than `begin_read` … `commit`, for hot
     /// single-row lookups.

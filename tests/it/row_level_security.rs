@@ -40,4 +40,18 @@ async fn a_query_without_tenant_filter_sees_one_tenant() {
         .execute(read)
         .await;
     assert!(inserted.is_err(), "writing another tenant's row is refused");
+
+    // The sign-in's one-statement lookup confines itself to the tenant it names, and the
+    // setting ends with its statement: the same single connection sees nothing afterwards.
+    let single = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&app.database_url).await.unwrap();
+    let found: Vec<Row> =
+        sqlx::query_as("SELECT tenant_id FROM user_by_upn($1, 'someone@a.com')").bind(&a_id).fetch_all(&single).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].tenant_id, a_id);
+    let across: Vec<Row> =
+        sqlx::query_as("SELECT tenant_id FROM user_by_upn($1, 'someone@b.com')").bind(&a_id).fetch_all(&single).await.unwrap();
+    assert!(across.is_empty(), "tenant A's lookup does not find tenant B's user");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&single).await.unwrap();
+    assert_eq!(count, 0, "the tenant setting did not outlive the lookup");
+    single.close().await;
 }
