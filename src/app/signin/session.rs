@@ -35,6 +35,26 @@ pub struct SessionRow {
     pub anonymous: bool,
 }
 
+impl SessionRow {
+    /// A session with nobody in it yet, begun at `at`.
+    fn empty(tenant: &str, cookie: &str, csrf_token: String, at: DateTime<Utc>, anonymous: bool) -> Self {
+        Self {
+            tenant_id: tenant.to_owned(),
+            session_hash: hash(cookie),
+            csrf_token,
+            user_id: None,
+            auth_instant: None,
+            mfa_done: false,
+            pending_user_id: None,
+            pending_upn: None,
+            pending_totp_seed: None,
+            created_at: at,
+            last_seen_at: at,
+            anonymous,
+        }
+    }
+}
+
 const COLUMNS: &str = "tenant_id, session_hash, csrf_token, user_id, auth_instant, mfa_done, pending_user_id, pending_upn,
                        pending_totp_seed, created_at, last_seen_at";
 
@@ -97,20 +117,7 @@ pub fn anonymous(crypto: &Crypto, tenant: &str) -> Result<(String, SessionRow), 
 fn anonymous_row(crypto: &Crypto, tenant: &str, cookie: &str, issued: DateTime<Utc>) -> Result<SessionRow, AppError> {
     // Bound to the tenant too: a page of one tenant's sign-in cannot be posted to another's.
     let tag = crypto.tag(ANONYMOUS_TAG_PURPOSE, format!("{tenant}\n{cookie}").as_bytes()).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(SessionRow {
-        tenant_id: tenant.to_owned(),
-        session_hash: hash(cookie),
-        csrf_token: B64.encode(tag),
-        user_id: None,
-        auth_instant: None,
-        mfa_done: false,
-        pending_user_id: None,
-        pending_upn: None,
-        pending_totp_seed: None,
-        created_at: issued,
-        last_seen_at: issued,
-        anonymous: true,
-    })
+    Ok(SessionRow::empty(tenant, cookie, B64.encode(tag), issued, true))
 }
 
 /// An anonymous session from its cookie, while it is live. It is never touched: it expires the
@@ -207,20 +214,11 @@ pub async fn set_pending(
 ) -> Result<Option<(String, SessionRow)>, AppError> {
     if row.anonymous {
         let cookie = random_token();
-        let now = Utc::now();
         let stored = SessionRow {
-            tenant_id: row.tenant_id.clone(),
-            session_hash: hash(&cookie),
-            csrf_token: random_token(),
-            user_id: None,
-            auth_instant: None,
-            mfa_done: false,
             pending_user_id: user_id.map(str::to_owned),
             pending_upn: upn.map(str::to_owned),
             pending_totp_seed: seed.map(str::to_owned),
-            created_at: now,
-            last_seen_at: now,
-            anonymous: false,
+            ..SessionRow::empty(&row.tenant_id, &cookie, random_token(), Utc::now(), false)
         };
         insert(db, &stored).await?;
         return Ok(Some((cookie, stored)));
