@@ -290,20 +290,7 @@ mod tests {
     use super::*;
 
     fn row(created_ago: TimeDelta, seen_ago: TimeDelta, now: DateTime<Utc>) -> SessionRow {
-        SessionRow {
-            tenant_id: "t".into(),
-            session_hash: "h".into(),
-            csrf_token: "c".into(),
-            user_id: None,
-            auth_instant: None,
-            mfa_done: false,
-            pending_user_id: None,
-            pending_upn: None,
-            pending_totp_seed: None,
-            created_at: now - created_ago,
-            last_seen_at: now - seen_ago,
-            anonymous: false,
-        }
+        SessionRow { last_seen_at: now - seen_ago, ..SessionRow::empty("t", "cookie", "c".into(), now - created_ago, false) }
     }
 
     #[test]
