@@ -94,21 +94,14 @@ pub async fn get(db: &Db, scope: &TenantScope, user_id: &str) -> Result<Option<U
 }
 
 pub async fn by_upn(db: &Db, scope: &TenantScope, upn: &str) -> Result<Option<UserRow>, DbError> {
-    if db.backend() == Backend::Postgres {
-        // The sign-in's lookup: one round trip (migration 0090) instead of three.
-        return db
-            .read_confined_optional(&format!("SELECT {COLUMNS} FROM user_by_upn($1, $2)"), args![scope.tenant_id().to_string(), upn])
-            .await;
-    }
-    let mut tx = scoped(db, scope).await?;
-    let row = tx
-        .fetch_optional(
-            &format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND upn = $2"),
-            args![scope.tenant_id().to_string(), upn],
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(row)
+    // One statement (the sign-in's hot path). On PostgreSQL a function that sets the tenant for
+    // its own statement (migration 0090) instead of BEGIN + tenant, SELECT, COMMIT; SQLite has
+    // no row-level security to confine.
+    let sql = match db.backend() {
+        Backend::Postgres => format!("SELECT {COLUMNS} FROM user_by_upn($1, $2)"),
+        Backend::Sqlite => format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND upn = $2"),
+    };
+    db.read_confined_optional(&sql, args![scope.tenant_id().to_string(), upn]).await
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
