@@ -7,7 +7,7 @@ use tessera::db::Db;
 
 use crate::both_backends;
 use crate::helpers::process::{ServerProcess, tessera_cli};
-use crate::helpers::{Backend, TestDns, fresh_database, spawn_app};
+use crate::helpers::{Backend, TestDns, fresh_database, spawn_app_with};
 
 both_backends!(rebuild_gives_identical_read_models, a_killed_process_loses_nothing);
 
@@ -61,7 +61,9 @@ async fn indexes(db: &Db) -> Vec<String> {
 }
 
 async fn rebuild_gives_identical_read_models(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // No polling: the in-process reset below must not be refilled by the server's own
+    // projector before the test looks (mutations still wake it directly).
+    let app = spawn_app_with(backend, |s| s.projection_poll_ms = 3_600_000).await;
     let (_, admin) = app.tenant_with_admin("Contoso").await;
     app.seed_directory(&admin, 5).await;
     let deleted = app.create_user(&admin, "gone@contoso.com").await;
