@@ -8,6 +8,7 @@ use super::scratch;
 use crate::db::{Db, Row, Tx};
 use crate::eventstore::{Checkpoint, PersonalData};
 use crate::projections;
+use crate::projections::ProjectionError;
 use crate::read::jobs::{ItemRow, JobRow};
 use crate::read::microsoft365::{CompatibilityRow, ConnectionRow, SkuRow};
 use crate::read::outbox::TaskRow;
@@ -148,6 +149,47 @@ async fn table_lines(tx: &mut Tx, table: &str) -> Result<Vec<String>, AuditError
     Ok(rows)
 }
 
+/// One store's compared tables, as sorted lines, in `COMPARED` order, read in one transaction
+/// by a task of its own.
+struct Side {
+    lines: tokio::sync::mpsc::Receiver<Vec<String>>,
+    task: tokio::task::JoinHandle<Result<(), AuditError>>,
+}
+
+impl Side {
+    fn spawn(db: Db) -> Self {
+        let (send, lines) = tokio::sync::mpsc::channel(1);
+        let task = tokio::spawn(async move {
+            let mut tx = db.begin_system().await?;
+            for table in COMPARED {
+                let lines = table_lines(&mut tx, table).await?;
+                if send.send(lines).await.is_err() {
+                    break;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        });
+        Self { lines, task }
+    }
+
+    /// The next table's lines; the task's error if it stopped early.
+    async fn next(&mut self) -> Result<Vec<String>, AuditError> {
+        match self.lines.recv().await {
+            Some(lines) => Ok(lines),
+            None => {
+                (&mut self.task).await.map_err(ProjectionError::from)??;
+                Err(AuditError::Io(std::io::Error::other("the comparison's reader stopped early")))
+            }
+        }
+    }
+
+    async fn finish(self) -> Result<(), AuditError> {
+        drop(self.lines);
+        self.task.await.map_err(ProjectionError::from)?
+    }
+}
+
 /// Compares two sorted lists of lines in one merge pass: the lines only one side has (as many
 /// times as it has more of them), at most `SHOWN` of each.
 fn compare(table: &str, live: &[String], replayed: &[String]) -> Option<Difference> {
@@ -202,15 +244,16 @@ pub async fn replay(live: &Db, personal: &PersonalData) -> Result<ReplayReport, 
             }
         }
     }
-    // Table by table, both sides read at once; only one table's lines are held at a time.
-    let (mut live_tx, mut scratch_tx) = (live.begin_system().await?, scratch_db.begin_system().await?);
+    // Table by table, each side read and sorted by a task of its own (so on a core of its own);
+    // at most a table or two of lines per side are held at a time.
+    let (mut live_side, mut scratch_side) = (Side::spawn(live.clone()), Side::spawn(scratch_db.clone()));
     for table in COMPARED {
-        let (live_lines, replayed_lines) = tokio::try_join!(table_lines(&mut live_tx, table), table_lines(&mut scratch_tx, table))?;
+        let (live_lines, replayed_lines) = tokio::try_join!(live_side.next(), scratch_side.next())?;
         report.rows.insert(table.to_owned(), live_lines.len());
         report.differences.extend(compare(table, &live_lines, &replayed_lines));
     }
-    live_tx.commit().await?;
-    scratch_tx.commit().await?;
+    live_side.finish().await?;
+    scratch_side.finish().await?;
     scratch_db.close().await;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "replay: compared");
     Ok(report)

@@ -7,7 +7,7 @@ use foldhash::HashMap;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 
-use super::{Fold, Key, insert_rows};
+use super::{Fold, Key, in_key_order, insert_rows};
 use crate::db::{Arg, Tx};
 use crate::domain::group::{Group, GroupEvent};
 use crate::eventstore::StoredEvent;
@@ -89,7 +89,7 @@ impl Fold for GroupsFold {
             tx,
             "groups",
             &["tenant_id", "group_id", "name", "description", "created_at"],
-            groups.into_iter().map(|((tenant, group), g)| {
+            in_key_order(groups).into_iter().map(|((tenant, group), g)| {
                 vec![Arg::from(tenant), Arg::from(group), Arg::from(g.name), Arg::from(g.description), Arg::from(g.created_at)]
             }),
         )
@@ -98,7 +98,7 @@ impl Fold for GroupsFold {
             tx,
             "group_members",
             &["tenant_id", "group_id", "user_id"],
-            members
+            in_key_order(members)
                 .into_iter()
                 .flat_map(|((tenant, group), users)| {
                     users.into_iter().map(move |user| vec![Arg::from(tenant.clone()), Arg::from(group.clone()), Arg::from(user)])

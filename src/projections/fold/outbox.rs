@@ -9,7 +9,7 @@ use foldhash::HashMap;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 
-use super::{Fold, Key, insert_rows};
+use super::{Fold, Key, in_key_order, insert_rows};
 use crate::db::{Arg, Tx};
 use crate::domain::custom_domain::{CustomDomain, DomainEvent};
 use crate::domain::group::{Group, GroupEvent};
@@ -597,7 +597,7 @@ impl Fold for OutboxFold {
             tx,
             "outbox_tenants",
             &["tenant_id", "connected", "deprovision_action", "delete_grace_hours"],
-            tenants.into_iter().map(|(tenant, t)| {
+            in_key_order(tenants).into_iter().map(|(tenant, t)| {
                 vec![Arg::from(tenant), Arg::from(t.connected), Arg::from(t.deprovision_action), Arg::from(t.delete_grace_hours)]
             }),
         )
@@ -606,7 +606,7 @@ impl Fold for OutboxFold {
             tx,
             "outbox_users",
             &["tenant_id", "user_id", "assigned", "graph_object_id", "suspended", "missed"],
-            users.into_iter().map(|((tenant, user), u)| {
+            in_key_order(users).into_iter().map(|((tenant, user), u)| {
                 vec![
                     Arg::from(tenant),
                     Arg::from(user),
@@ -629,7 +629,7 @@ impl Fold for OutboxFold {
             tx,
             "outbox_groups",
             &["tenant_id", "group_id", "graph_object_id", "deleted"],
-            groups
+            in_key_order(groups)
                 .into_iter()
                 .map(|((tenant, group), g)| vec![Arg::from(tenant), Arg::from(group), Arg::from(g.graph_object_id), Arg::from(g.deleted)]),
         )

@@ -6,7 +6,7 @@ use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Fold, Key, insert_rows};
+use super::{Fold, Key, in_key_order, insert_rows};
 use crate::db::{Arg, Tx};
 use crate::domain::user::UserEvent;
 use crate::eventstore::StoredEvent;
@@ -144,7 +144,7 @@ impl Fold for UsersFold {
                 "created_at",
                 "updated_at",
             ],
-            users.into_iter().map(|((tenant, user), u)| {
+            in_key_order(users).into_iter().map(|((tenant, user), u)| {
                 vec![
                     Arg::from(tenant),
                     Arg::from(user),
@@ -171,7 +171,7 @@ impl Fold for UsersFold {
             tx,
             "user_licenses",
             &["tenant_id", "user_id", "sku_id"],
-            licenses
+            in_key_order(licenses)
                 .into_iter()
                 .flat_map(|((tenant, user), skus)| {
                     skus.into_iter().map(move |sku| vec![Arg::from(tenant.clone()), Arg::from(user.clone()), Arg::from(sku)])
