@@ -121,6 +121,7 @@ mod tests {
             payload,
             metadata: json!({"tenant_id": "t", "actor": "api-key:k"}),
             decoded: None,
+            known: None,
         }
     }
 

@@ -73,6 +73,7 @@ impl EventLine {
             payload: self.payload.clone(),
             metadata: self.metadata.clone(),
             decoded: None,
+            known: None,
         }
     }
 }
@@ -218,5 +219,6 @@ fn missing(position: i64) -> StoredEvent {
         payload: Value::Null,
         metadata: Value::Null,
         decoded: None,
+        known: None,
     }
 }

@@ -10,7 +10,7 @@ mod repo;
 mod upcast;
 
 pub use executor::{Committed, EventStore, StoreError, Stored};
-pub use global::{Checkpoint, Decoded, RawEvent, StoredEvent, read_after, read_raw_after};
+pub use global::{Checkpoint, Decoded, KnownMetadata, RawEvent, StoredEvent, read_after, read_raw_after, tenant_in};
 pub use metadata::EventMetadata;
 pub use personal::{Openers, PersonalData, PersonalError, WrappedKeys};
 pub use repo::Repo;

@@ -32,7 +32,7 @@ async fn apply_job(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionErr
     let at = event.occurred_at();
     match decode::<JobEvent>(event)? {
         JobEvent::JobStarted { job_id, kind, domains } => {
-            let actor = event.metadata.get("actor").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+            let actor = event.actor().unwrap_or_default().to_owned();
             tx.execute(
                 "INSERT INTO jobs (tenant_id, job_id, kind, status, domains, started_by, started_at)
                  VALUES ($1, $2, $3, 'RUNNING', $4, $5, $6) ON CONFLICT (tenant_id, job_id) DO NOTHING",

@@ -207,7 +207,10 @@ impl PersonalData {
     /// Opens events read from the global stream, with keys read in `tx` and not cached beyond
     /// this call: a projection must see a destroyed key as destroyed at once.
     pub async fn open_stored(&self, tx: &mut Tx, events: &mut [StoredEvent]) -> Result<(), PersonalError> {
-        let items = events.iter_mut().filter_map(|e| Some((tenant_in(&e.metadata)?.to_owned(), &mut e.payload))).collect();
+        let items = events
+            .iter_mut()
+            .filter_map(|e| Some((crate::eventstore::tenant_in(e.known.as_ref(), &e.metadata)?.to_owned(), &mut e.payload)))
+            .collect();
         self.open(tx, items).await
     }
 
@@ -241,7 +244,7 @@ impl PersonalData {
     pub async fn read_keys(&self, tx: &mut Tx, events: &[StoredEvent]) -> Result<WrappedKeys, PersonalError> {
         let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for event in events {
-            if let Some(tenant) = tenant_in(&event.metadata) {
+            if let Some(tenant) = event.tenant_id() {
                 envelope::visit_sealed_keys(&event.payload, &mut |key| {
                     wanted.entry(tenant).or_default().insert(key);
                 });
@@ -291,8 +294,8 @@ impl PersonalData {
     pub fn open_events(&self, keys: WrappedKeys, events: &mut [StoredEvent]) -> Result<(), PersonalError> {
         let found = self.unwrap_all(keys)?;
         for event in events {
-            let StoredEvent { payload, metadata, .. } = event;
-            if let Some(tenant) = tenant_in(metadata) {
+            let StoredEvent { payload, metadata, known, .. } = event;
+            if let Some(tenant) = crate::eventstore::tenant_in(known.as_ref(), metadata) {
                 open_payload(&found, tenant, payload)?;
             }
         }
