@@ -125,7 +125,7 @@ fn page_args(backend: Backend, after: Checkpoint, limit: i64) -> Vec<Arg> {
 
 /// An event as read for a rebuild: payload and metadata as JSON text, parsed later (off the
 /// async threads, several pages at once) by `decode`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct RawEvent {
     pub txid: i64,
     pub position: i64,
@@ -136,6 +136,29 @@ pub struct RawEvent {
     pub event_version: String,
     pub payload: String,
     pub metadata: String,
+}
+
+/// Columns by position, in `page_sql`'s order: looking each up by name, for every row, was 3 %
+/// of a rebuild's CPU.
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for RawEvent
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            txid: row.try_get(0)?,
+            position: row.try_get(1)?,
+            aggregate_type: row.try_get(2)?,
+            aggregate_id: row.try_get(3)?,
+            sequence: row.try_get(4)?,
+            event_type: row.try_get(5)?,
+            event_version: row.try_get(6)?,
+            payload: row.try_get(7)?,
+            metadata: row.try_get(8)?,
+        })
+    }
 }
 
 impl RawEvent {

@@ -138,10 +138,16 @@ fn user_tenant(row: &RawEvent) -> Option<&str> {
 /// The subjects of the page's user events, by tenant.
 fn user_subjects(rows: &[RawEvent]) -> BTreeMap<String, BTreeSet<String>> {
     let mut subjects: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut previous: Option<&str> = None;
     for row in rows {
+        // A user's events mostly come one after another: name each run's subject once.
+        if previous == Some(row.aggregate_id.as_str()) {
+            continue;
+        }
         if let Some(tenant) = user_tenant(row)
             && let Some(subject) = subject::of(&row.aggregate_type, &row.aggregate_id, &serde_json::Value::Null)
         {
+            previous = Some(&row.aggregate_id);
             subjects.entry(tenant.to_owned()).or_default().insert(subject);
         }
     }

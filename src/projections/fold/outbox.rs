@@ -173,8 +173,8 @@ impl OutboxFold {
         let key = (tenant_of(event)?, local_id(event).to_owned());
         let at = event.occurred_at();
         let was_assigned = self.assigned(&key);
-        let state = self.tenants.get(&key.0).map_or_else(|| new_tenant(false), Clone::clone);
-        let connected = state.connected;
+        // A borrow, not a copy of the tenant's settings: most events need only this flag.
+        let connected = self.tenants.get(&key.0).is_some_and(|t| t.connected);
         let mut made = 0;
         // Decided by the event type first: only a change to an assigned user of a connected
         // tenant needs the payload, and most events of a long history are none of that.
@@ -227,7 +227,9 @@ impl OutboxFold {
                 self.set_assigned(&key, false);
                 if !connected {
                     self.mark_missed(&key);
-                } else if let Some((kind, due)) = reconciled(&state, false, false, at) {
+                } else if let Some((kind, due)) =
+                    reconciled(&self.tenants.get(&key.0).map_or_else(|| new_tenant(false), Clone::clone), false, false, at)
+                {
                     self.user_task(event, &mut made, &key, kind, None, due);
                 }
             }
