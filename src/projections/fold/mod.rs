@@ -102,14 +102,24 @@ pub type Key = (String, String);
 /// splitting pages all over it, and let PostgreSQL's index build skip its sort (`users_pkey`
 /// over 200,000 rows: 0.19 s against 0.42 s).
 pub fn in_key_order<K: Ord, V>(map: impl IntoIterator<Item = (K, V)>) -> Vec<(K, V)> {
-    let mut entries: Vec<(K, V)> = map.into_iter().collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    entries
+    // Sorts positions, not the entries (a user's is a few hundred bytes), then moves each once.
+    let mut entries: Vec<Option<(K, V)>> = map.into_iter().map(Some).collect();
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    let key = |i: usize| entries[i].as_ref().map(|(k, _)| k);
+    order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
+    order.into_iter().filter_map(|i| entries[i].take()).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_come_out_in_key_order() {
+        let map: std::collections::HashMap<String, u32> = [("b", 2), ("a", 1), ("c", 3)].map(|(k, v)| (k.to_owned(), v)).into();
+        let sorted: Vec<(String, u32)> = in_key_order(map);
+        assert_eq!(sorted, vec![("a".to_owned(), 1), ("b".to_owned(), 2), ("c".to_owned(), 3)]);
+    }
 
     #[test]
     fn statements_number_every_parameter_once() {
