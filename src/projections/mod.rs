@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub use fold::Fold;
 pub use outbox::DEFAULT_GRACE_HOURS;
 pub use rebuild::{RebuildMode, fold_into, rebuild};
-pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, catch_up_all, reset, run_batch};
+pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, catch_up_all, reset, reset_in, run_batch};
 
 use crate::db::Tx;
 use crate::eventstore::StoredEvent;

@@ -333,12 +333,19 @@ pub(super) async fn lock_checkpoint(tx: &mut Tx, db: &Db, name: &str) -> Result<
 /// task (or `catch_up`) then rebuilds it from the first event.
 pub async fn reset(db: &Db, projection: &dyn Projection) -> Result<(), ProjectionError> {
     let mut tx = db.begin_system().await?;
-    lock_checkpoint(&mut tx, db, projection.name()).await?;
+    reset_in(&mut tx, db, projection).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `reset` inside the caller's transaction: until it ends, the checkpoint stays locked and no
+/// projector refills the tables.
+pub async fn reset_in(tx: &mut Tx, db: &Db, projection: &dyn Projection) -> Result<(), ProjectionError> {
+    lock_checkpoint(tx, db, projection.name()).await?;
     for table in projection.tables() {
         tx.execute(&format!("DELETE FROM {table}"), &[]).await?;
     }
     tx.execute("UPDATE projection_checkpoints SET txid = 0, position = 0 WHERE name = $1", args![projection.name()]).await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -3,11 +3,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tessera::db::Db;
+use tessera::db::{Db, Tx};
 
 use crate::both_backends;
 use crate::helpers::process::{ServerProcess, tessera_cli};
-use crate::helpers::{Backend, TestDns, fresh_database, spawn_app_with};
+use crate::helpers::{Backend, TestDns, fresh_database, spawn_app};
 
 both_backends!(rebuild_gives_identical_read_models, a_killed_process_loses_nothing);
 
@@ -21,8 +21,14 @@ struct Pair {
 
 /// Every read table's full contents, in key order, as text.
 async fn dump(db: &Db) -> String {
-    use tessera::read::{api_keys::ApiKeyRow, domains::DomainRow, groups::GroupRow, tenants::TenantRow, users::UserRow};
     let mut tx = db.begin_system().await.unwrap();
+    let dumped = dump_in(&mut tx).await;
+    tx.commit().await.unwrap();
+    dumped
+}
+
+async fn dump_in(tx: &mut Tx) -> String {
+    use tessera::read::{api_keys::ApiKeyRow, domains::DomainRow, groups::GroupRow, tenants::TenantRow, users::UserRow};
     let tenants: Vec<TenantRow> = tx.fetch_all("SELECT * FROM tenants ORDER BY tenant_id", &[]).await.unwrap();
     let domains: Vec<DomainRow> = tx.fetch_all("SELECT * FROM domains ORDER BY tenant_id, name", &[]).await.unwrap();
     let users: Vec<UserRow> = tx.fetch_all("SELECT * FROM users ORDER BY tenant_id, user_id", &[]).await.unwrap();
@@ -32,7 +38,6 @@ async fn dump(db: &Db) -> String {
     let members: Vec<Pair> =
         tx.fetch_all("SELECT tenant_id AS a, group_id AS b, user_id AS c FROM group_members ORDER BY 1, 2, 3", &[]).await.unwrap();
     let keys: Vec<ApiKeyRow> = tx.fetch_all("SELECT * FROM api_keys ORDER BY tenant_id, key_id", &[]).await.unwrap();
-    tx.commit().await.unwrap();
     format!("{tenants:#?}\n{domains:#?}\n{users:#?}\n{licenses:#?}\n{groups:#?}\n{members:#?}\n{keys:#?}")
 }
 
@@ -61,9 +66,7 @@ async fn indexes(db: &Db) -> Vec<String> {
 }
 
 async fn rebuild_gives_identical_read_models(backend: Backend) {
-    // No polling: the in-process reset below must not be refilled by the server's own
-    // projector before the test looks (mutations still wake it directly).
-    let app = spawn_app_with(backend, |s| s.projection_poll_ms = 3_600_000).await;
+    let app = spawn_app(backend).await;
     let (_, admin) = app.tenant_with_admin("Contoso").await;
     app.seed_directory(&admin, 5).await;
     let deleted = app.create_user(&admin, "gone@contoso.com").await;
@@ -89,8 +92,12 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
 
     // One projection by name, in-process this time.
     let users = tessera::projections::all().into_iter().find(|p| p.name() == "users").unwrap();
-    tessera::projections::reset(app.app.db(), users.as_ref()).await.unwrap();
-    assert_ne!(dump(app.app.db()).await, before, "reset empties the tables");
+    // Looked at inside the reset's transaction: the server's own projector (it polls) would
+    // refill the tables as soon as the reset commits.
+    let mut tx = app.app.db().begin_system().await.unwrap();
+    tessera::projections::reset_in(&mut tx, app.app.db(), users.as_ref()).await.unwrap();
+    assert_ne!(dump_in(&mut tx).await, before, "reset empties the tables");
+    tx.commit().await.unwrap();
     tessera::projections::catch_up(app.app.db(), app.app.personal_data(), users.as_ref()).await.unwrap();
     assert_eq!(dump(app.app.db()).await, before);
 
