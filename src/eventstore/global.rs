@@ -38,14 +38,15 @@ pub struct StoredEvent {
 
 /// The metadata fields a projection may read, parsed once by a rebuild's decoding threads
 /// rather than looked up in a JSON map (and a time parsed) by every fold, for every event.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct KnownMetadata {
     tenant_id: Option<String>,
     occurred_at: chrono::DateTime<chrono::Utc>,
     actor: Option<String>,
 }
 
-/// The tenant an event's metadata names (`known` first, then the JSON).
+/// The tenant an event's metadata names (`known` when a reader parsed it, else the JSON; a
+/// `SerializedEvent` about to be stored has only the JSON).
 pub fn tenant_in<'a>(known: Option<&'a KnownMetadata>, metadata: &'a Value) -> Option<&'a str> {
     match known {
         Some(known) => known.tenant_id.as_deref(),

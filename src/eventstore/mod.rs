@@ -10,7 +10,8 @@ mod repo;
 mod upcast;
 
 pub use executor::{Committed, EventStore, StoreError, Stored};
-pub use global::{Checkpoint, Decoded, KnownMetadata, RawEvent, StoredEvent, read_after, read_raw_after, tenant_in};
+pub(crate) use global::tenant_in;
+pub use global::{Checkpoint, Decoded, KnownMetadata, RawEvent, StoredEvent, read_after, read_raw_after};
 pub use metadata::EventMetadata;
 pub use personal::{Openers, PersonalData, PersonalError, WrappedKeys};
 pub use repo::Repo;

@@ -22,7 +22,7 @@ use rand::RngCore;
 use serde_json::Value;
 
 use self::envelope::{Sealed, SealedRef};
-use super::StoredEvent;
+use super::{StoredEvent, tenant_in};
 use crate::crypto::{Crypto, CryptoError, DataKey, keyed_hash};
 use crate::db::{Db, DbError, Tx};
 use crate::domain::values::{Pseudonym, TenantId};
@@ -94,10 +94,6 @@ fn key_context(tenant: &str, key_id: &str) -> String {
     format!("personal-data-key:{tenant}:{key_id}")
 }
 
-fn tenant_in(metadata: &Value) -> Option<&str> {
-    metadata.get("tenant_id").and_then(Value::as_str)
-}
-
 impl PersonalData {
     pub fn new(crypto: Crypto) -> Self {
         Self {
@@ -116,7 +112,7 @@ impl PersonalData {
         if !envelope::has_plaintext(&event.payload) {
             return Ok(());
         }
-        let tenant = tenant_in(&event.metadata).ok_or(PersonalError::NoTenant)?.to_owned();
+        let tenant = tenant_in(None, &event.metadata).ok_or(PersonalError::NoTenant)?.to_owned();
         let subject = subject::of(&event.aggregate_type, &event.aggregate_id, &event.payload)
             .ok_or_else(|| PersonalError::NoSubject(event.aggregate_type.clone()))?;
         let (key_id, key) = self.key_for(db, &tenant, &subject).await?;
@@ -153,7 +149,7 @@ impl PersonalData {
             return Ok(());
         }
         let items: Vec<(String, &mut Value)> =
-            events.iter_mut().filter_map(|e| Some((tenant_in(&e.metadata)?.to_owned(), &mut e.payload))).collect();
+            events.iter_mut().filter_map(|e| Some((tenant_in(None, &e.metadata)?.to_owned(), &mut e.payload))).collect();
         let mut missing = wanted_keys(&items);
         let mut found = self.cached_keys(&mut missing);
         // Hot aggregates (a user signing in) have every key cached: no transaction then.
@@ -207,10 +203,8 @@ impl PersonalData {
     /// Opens events read from the global stream, with keys read in `tx` and not cached beyond
     /// this call: a projection must see a destroyed key as destroyed at once.
     pub async fn open_stored(&self, tx: &mut Tx, events: &mut [StoredEvent]) -> Result<(), PersonalError> {
-        let items = events
-            .iter_mut()
-            .filter_map(|e| Some((crate::eventstore::tenant_in(e.known.as_ref(), &e.metadata)?.to_owned(), &mut e.payload)))
-            .collect();
+        let items =
+            events.iter_mut().filter_map(|e| Some((tenant_in(e.known.as_ref(), &e.metadata)?.to_owned(), &mut e.payload))).collect();
         self.open(tx, items).await
     }
 
@@ -295,7 +289,7 @@ impl PersonalData {
         let found = self.unwrap_all(keys)?;
         for event in events {
             let StoredEvent { payload, metadata, known, .. } = event;
-            if let Some(tenant) = crate::eventstore::tenant_in(known.as_ref(), metadata) {
+            if let Some(tenant) = tenant_in(known.as_ref(), metadata) {
                 open_payload(&found, tenant, payload)?;
             }
         }
