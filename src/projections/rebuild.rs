@@ -96,12 +96,13 @@ pub async fn rebuild(
     }
     let tables: Vec<&str> = projections.iter().flat_map(|p| p.tables().iter().copied()).collect();
     let offline = mode == RebuildMode::Offline && matches!(out, Tx::Postgres(_));
-    let mut dropped = Vec::new();
+    let (mut dropped, mut lifted) = (Vec::new(), Vec::new());
     if offline {
         out.execute(&format!("TRUNCATE {}", tables.join(", ")), &[]).await?;
         for table in &tables {
             dropped.extend(indexes::drop_all(&mut out, table).await?);
         }
+        lifted = row_security::lift(&mut out, &tables).await?;
     } else {
         for table in &tables {
             out.execute(&format!("DELETE FROM {table}"), &[]).await?;
@@ -115,9 +116,45 @@ pub async fn rebuild(
     if offline {
         tracing::info!(seconds = started.elapsed().as_secs_f64(), "rebuild: indexes made");
     }
+    row_security::force(&mut out, &lifted).await?;
     save_checkpoints(&mut out, names.into_iter(), reached).await?;
     out.commit().await?;
     Ok((reached, read))
+}
+
+/// Lifting `FORCE ROW LEVEL SECURITY` from the tables for the offline load, so that their
+/// owner may `COPY` into them (PostgreSQL refuses `COPY FROM` where RLS applies), and putting it
+/// back before the commit. Inside the rebuild's transaction, whose `TRUNCATE` keeps every other
+/// session out of the tables, nobody ever sees them without it.
+mod row_security {
+    use crate::db::{DbError, Tx};
+
+    #[derive(sqlx::FromRow)]
+    struct Forced {
+        forced: bool,
+    }
+
+    /// Returns the tables that had it.
+    pub async fn lift(tx: &mut Tx, tables: &[&str]) -> Result<Vec<String>, DbError> {
+        let mut forced = Vec::new();
+        for table in tables {
+            let found: Option<Forced> = tx
+                .fetch_optional("SELECT relforcerowsecurity AS forced FROM pg_class WHERE oid = to_regclass($1)", crate::args![*table])
+                .await?;
+            if found.is_some_and(|f| f.forced) {
+                tx.execute(&format!("ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"), &[]).await?;
+                forced.push((*table).to_owned());
+            }
+        }
+        Ok(forced)
+    }
+
+    pub async fn force(tx: &mut Tx, tables: &[String]) -> Result<(), DbError> {
+        for table in tables {
+            tx.execute(&format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"), &[]).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Dropping a table's indexes and constraints for a bulk load and making them again (PostgreSQL).

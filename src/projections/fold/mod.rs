@@ -30,20 +30,24 @@ const PARAMETERS: usize = 30_000;
 /// Rows per column-array `INSERT` on PostgreSQL: bounds the arrays held and sent at once.
 const ARRAY_ROWS: usize = 50_000;
 
-/// Inserts rows: on PostgreSQL as column arrays (`Tx::insert_columns`), else (SQLite) with
-/// multi-row `INSERT`s, the same statement text for every full chunk so it is prepared once.
-/// Values are bound, never spliced, exactly as the projections bind them, so a folded row is
+/// Inserts rows: on PostgreSQL with `COPY` where row-level security allows it (the offline
+/// rebuild) or else as column arrays (`Tx::insert_columns`), on SQLite with multi-row
+/// `INSERT`s, the same statement text for every full chunk so it is prepared once. Values go
+/// through each column type's own input, never spliced into SQL, so a folded row is
 /// byte-for-byte the row the projection would have written.
-pub async fn insert_rows(
-    tx: &mut Tx,
-    table: &str,
-    columns: &[&str],
-    rows: impl IntoIterator<Item = Vec<Arg>>,
-) -> Result<u64, ProjectionError> {
+pub async fn insert_rows<I>(tx: &mut Tx, table: &str, columns: &[&str], rows: I) -> Result<u64, ProjectionError>
+where
+    I: IntoIterator<Item = Vec<Arg>>,
+    I::IntoIter: Send,
+{
+    let rows = match tx.copy_rows(table, columns, rows.into_iter()).await? {
+        Ok(written) => return Ok(written),
+        Err(rows) => rows,
+    };
     let sqlite = matches!(tx, Tx::Sqlite(_));
     let per_chunk = if sqlite { (PARAMETERS / columns.len()).max(1) } else { ARRAY_ROWS };
     let mut written = 0;
-    let mut rows = rows.into_iter().peekable();
+    let mut rows = rows.peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_chunk).collect();
         let chunk = match tx.insert_columns(table, columns, chunk).await? {
