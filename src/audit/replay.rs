@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use chrono::SecondsFormat;
+
 use super::AuditError;
 use super::scratch;
-use crate::db::{Db, Row, Tx};
+use crate::db::{Arg, Db, Row, Tx};
 use crate::eventstore::{Checkpoint, PersonalData};
 use crate::projections;
-use crate::projections::ProjectionError;
+use crate::projections::{FoldedTable, ProjectionError};
 use crate::read::jobs::{ItemRow, JobRow};
 use crate::read::microsoft365::{CompatibilityRow, ConnectionRow, SkuRow};
 use crate::read::outbox::TaskRow;
@@ -149,20 +151,65 @@ async fn table_lines(tx: &mut Tx, table: &str) -> Result<Vec<String>, AuditError
     Ok(rows)
 }
 
-/// One store's compared tables, as sorted lines, in `COMPARED` order, read in one transaction
-/// by a task of its own.
+/// How a side reads one compared table.
+enum Plan {
+    /// Typed, by `table_lines`.
+    Typed,
+    /// A folded table in the store: the fold's columns, decoded like its first row.
+    Columns { columns: &'static [&'static str], template: Vec<Arg> },
+    /// A folded table as the fold holds it.
+    Folded(FoldedTable),
+}
+
+/// A folded table's rows as lines (one format for both sides: `column: value, …`).
+fn folded_lines(columns: &[&str], rows: impl Iterator<Item = Vec<Arg>>) -> Vec<String> {
+    let mut lines: Vec<String> = rows.map(|row| line(columns, &row)).collect();
+    lines.sort_unstable();
+    lines
+}
+
+fn line(columns: &[&str], values: &[Arg]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(160);
+    for (i, (column, value)) in columns.iter().zip(values).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(column);
+        out.push_str(": ");
+        let _ = match value {
+            Arg::Text(Some(text)) => write!(out, "{text:?}"),
+            Arg::Text(None) | Arg::Int(None) | Arg::MaybeTime(None) => write!(out, "NULL"),
+            Arg::Int(Some(n)) => write!(out, "{n}"),
+            Arg::Bool(b) => write!(out, "{b}"),
+            // To the microsecond, as PostgreSQL keeps them.
+            Arg::Time(t) | Arg::MaybeTime(Some(t)) => write!(out, "{}", t.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        };
+    }
+    out
+}
+
+/// One side's compared tables, as sorted lines, in `COMPARED` order, read in one transaction
+/// on its store by a task of its own.
 struct Side {
     lines: tokio::sync::mpsc::Receiver<Vec<String>>,
     task: tokio::task::JoinHandle<Result<(), AuditError>>,
 }
 
 impl Side {
-    fn spawn(db: Db) -> Self {
+    /// `plans` in `COMPARED` order.
+    fn spawn(db: Db, plans: Vec<(&'static str, Plan)>) -> Self {
         let (send, lines) = tokio::sync::mpsc::channel(1);
         let task = tokio::spawn(async move {
             let mut tx = db.begin_system().await?;
-            for table in COMPARED {
-                let lines = table_lines(&mut tx, table).await?;
+            for (table, plan) in plans {
+                let lines = match plan {
+                    Plan::Typed => table_lines(&mut tx, table).await?,
+                    Plan::Columns { columns, template } => {
+                        folded_lines(columns, tx.fetch_args(table, columns, &template).await?.into_iter())
+                    }
+                    Plan::Folded(folded) => folded_lines(folded.columns, folded.rows),
+                };
                 if send.send(lines).await.is_err() {
                     break;
                 }
@@ -234,8 +281,8 @@ pub async fn replay(live: &Db, personal: &PersonalData) -> Result<ReplayReport, 
         until = Some(until.map_or(reached, |u| u.min(reached)));
     }
     let started = std::time::Instant::now();
-    let (scratch_db, events) = scratch::everything(live, personal, until.unwrap_or_default()).await?;
-    tracing::info!(events, seconds = started.elapsed().as_secs_f64(), "replay: events folded into the scratch store");
+    let (scratch_db, events, folds) = scratch::everything(live, personal, until.unwrap_or_default()).await?;
+    tracing::info!(events, seconds = started.elapsed().as_secs_f64(), "replay: events folded");
     let mut report = ReplayReport { events, rows: BTreeMap::new(), differences: Vec::new(), unchecked: Vec::new() };
     for projection in projections::all() {
         for table in projection.tables() {
@@ -244,16 +291,34 @@ pub async fn replay(live: &Db, personal: &PersonalData) -> Result<ReplayReport, 
             }
         }
     }
+    // The folded tables are compared with the folds' rows as they are (a scratch store in
+    // between would cost more than the fold), the others with the scratch store.
+    let mut folded: BTreeMap<&str, FoldedTable> = folds.into_iter().flat_map(|f| f.into_tables()).map(|t| (t.table, t)).collect();
+    let (mut live_plans, mut replayed_plans) = (Vec::new(), Vec::new());
+    for table in COMPARED {
+        let Some(mut fold) = folded.remove(table) else {
+            live_plans.push((table, Plan::Typed));
+            replayed_plans.push((table, Plan::Typed));
+            continue;
+        };
+        let mut rows = fold.rows.peekable();
+        // Without a row to go by, the live rows read as text (and all differ).
+        let template = rows.peek().cloned().unwrap_or_else(|| vec![Arg::Text(None); fold.columns.len()]);
+        fold.rows = Box::new(rows);
+        live_plans.push((table, Plan::Columns { columns: fold.columns, template }));
+        replayed_plans.push((table, Plan::Folded(fold)));
+    }
+    // A fold's table that is not in COMPARED would be unchecked: `report.unchecked` has it.
     // Table by table, each side read and sorted by a task of its own (so on a core of its own);
     // at most a table or two of lines per side are held at a time.
-    let (mut live_side, mut scratch_side) = (Side::spawn(live.clone()), Side::spawn(scratch_db.clone()));
+    let (mut live_side, mut replayed_side) = (Side::spawn(live.clone(), live_plans), Side::spawn(scratch_db.clone(), replayed_plans));
     for table in COMPARED {
-        let (live_lines, replayed_lines) = tokio::try_join!(live_side.next(), scratch_side.next())?;
+        let (live_lines, replayed_lines) = tokio::try_join!(live_side.next(), replayed_side.next())?;
         report.rows.insert(table.to_owned(), live_lines.len());
         report.differences.extend(compare(table, &live_lines, &replayed_lines));
     }
     live_side.finish().await?;
-    scratch_side.finish().await?;
+    replayed_side.finish().await?;
     scratch_db.close().await;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "replay: compared");
     Ok(report)

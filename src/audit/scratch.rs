@@ -8,7 +8,7 @@ use super::AuditError;
 use crate::args;
 use crate::db::{Db, Tx};
 use crate::eventstore::{Checkpoint, PersonalData, StoredEvent};
-use crate::projections::{self, Projection};
+use crate::projections::{self, Fold, Projection};
 
 const PAGE: i64 = 1_000;
 
@@ -84,30 +84,16 @@ pub async fn tenant_at(source: &Db, personal: &PersonalData, tenant: &str, cutof
 }
 
 /// Every read model folded from every event in global order up to `until` (for `tessera
-/// replay`), by the rebuild's one-pass fold. Returns the scratch database and how many events
-/// were applied.
-pub async fn everything(source: &Db, personal: &PersonalData, until: Checkpoint) -> Result<(Db, u64), AuditError> {
+/// replay`), by the rebuild's one-pass fold: the projections without an in-memory fold into
+/// the scratch database, the others' rows returned as their folds hold them. Returns the
+/// scratch database, how many events were applied, and the folds.
+pub async fn everything(source: &Db, personal: &PersonalData, until: Checkpoint) -> Result<(Db, u64, Vec<Box<dyn Fold>>), AuditError> {
     let scratch = empty().await?;
     let all = projections::all();
     let mut out = scratch.begin_system().await?;
-    // Folded tables are written once and then read whole, by nothing but the comparison: their
-    // secondary indexes would only slow the bulk insert (primary keys stay).
-    for table in all.iter().filter(|p| p.fold().is_some()).flat_map(|p| p.tables().iter()) {
-        let indexes: Vec<IndexName> = out
-            .fetch_all("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL", args![*table])
-            .await?;
-        for index in indexes {
-            out.execute(&format!("DROP INDEX \"{}\"", index.name.replace('"', "\"\"")), &[]).await?;
-        }
-    }
-    let (_, applied) = projections::fold_into(source, personal, &mut out, &all, Some(until)).await?;
+    let folded = projections::fold_into(source, personal, &mut out, &all, Some(until)).await?;
     out.commit().await?;
-    Ok((scratch, applied))
-}
-
-#[derive(sqlx::FromRow)]
-struct IndexName {
-    name: String,
+    Ok((scratch, folded.read, folded.folds))
 }
 
 #[derive(sqlx::FromRow)]

@@ -4,6 +4,7 @@
 
 mod args;
 mod bulk;
+mod dynamic;
 mod tx;
 
 use std::str::FromStr;

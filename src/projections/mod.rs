@@ -19,9 +19,9 @@ mod users;
 
 use std::sync::Arc;
 
-pub use fold::Fold;
+pub use fold::{Fold, FoldedTable};
 pub use outbox::DEFAULT_GRACE_HOURS;
-pub use rebuild::{RebuildMode, fold_into, rebuild};
+pub use rebuild::{Folded, RebuildMode, fold_into, rebuild};
 pub use runner::{ProjectionError, Projector, ProjectorHandle, catch_up, catch_up_all, reset, reset_in, run_batch};
 
 use crate::db::Tx;

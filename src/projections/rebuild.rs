@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::runner::{lock_checkpoint, save_checkpoints};
-use super::{Fold, Projection, ProjectionError, pages};
+use super::{Fold, Projection, ProjectionError, fold, pages};
 use crate::db::{Db, Tx};
 use crate::eventstore::{Checkpoint, PersonalData};
 
@@ -15,9 +15,19 @@ enum Target {
     Statements,
 }
 
-/// Folds every committed event up to `until` (all of them when `None`) from `source` into the
-/// tables behind `target`, which must be empty for the given projections. Returns the last
-/// event folded and how many events were read.
+/// What a one-pass fold leaves.
+pub struct Folded {
+    /// The last event folded.
+    pub reached: Checkpoint,
+    /// Events read.
+    pub read: u64,
+    /// The in-memory folds, not yet written (`fold::write`).
+    pub folds: Vec<Box<dyn Fold>>,
+}
+
+/// Folds every committed event up to `until` (all of them when `None`) from `source`: the
+/// projections without an in-memory fold apply their statements to the tables behind `out`,
+/// which must be empty for them; the others' rows come back in `Folded::folds`.
 ///
 /// Events reach every projection with personal values opened: the live runner hands the
 /// stored bytes to projections that do not read them, and those decode both shapes alike.
@@ -27,7 +37,7 @@ pub async fn fold_into(
     out: &mut Tx,
     projections: &[Arc<dyn Projection>],
     until: Option<Checkpoint>,
-) -> Result<(Checkpoint, u64), ProjectionError> {
+) -> Result<Folded, ProjectionError> {
     let mut targets: Vec<Target> = projections.iter().map(|p| p.fold().map_or(Target::Statements, Target::Fold)).collect();
     let open = projections.iter().any(|p| p.reads_personal_data());
     let started = std::time::Instant::now();
@@ -58,13 +68,14 @@ pub async fn fold_into(
     reader.abort();
     outcome?;
     tracing::info!(events = read, seconds = started.elapsed().as_secs_f64(), "rebuild: events folded");
-    for target in targets {
-        if let Target::Fold(fold) = target {
-            fold.write(out).await?;
-        }
-    }
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "rebuild: folded rows written");
-    Ok((reached, read))
+    let folds = targets
+        .into_iter()
+        .filter_map(|target| match target {
+            Target::Fold(fold) => Some(fold),
+            Target::Statements => None,
+        })
+        .collect();
+    Ok(Folded { reached, read, folds })
 }
 
 /// How a rebuild treats readers of the tables while it runs.
@@ -108,7 +119,12 @@ pub async fn rebuild(
             out.execute(&format!("DELETE FROM {table}"), &[]).await?;
         }
     }
-    let (reached, read) = fold_into(db, personal, &mut out, projections, None).await?;
+    let Folded { reached, read, folds } = fold_into(db, personal, &mut out, projections, None).await?;
+    let started = std::time::Instant::now();
+    for fold in folds {
+        fold::write(fold, &mut out).await?;
+    }
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "rebuild: folded rows written");
     let started = std::time::Instant::now();
     for index in dropped {
         index.restore(&mut out).await?;

@@ -7,8 +7,8 @@ use foldhash::HashMap;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 
-use super::{Fold, Key, in_key_order, insert_rows};
-use crate::db::{Arg, Tx};
+use super::{Fold, FoldedTable, Key, in_key_order};
+use crate::db::Arg;
 use crate::domain::group::{Group, GroupEvent};
 use crate::eventstore::StoredEvent;
 use crate::projections::{ProjectionError, decode, local_id, tenant_of};
@@ -39,7 +39,6 @@ impl GroupsFold {
     }
 }
 
-#[async_trait::async_trait]
 impl Fold for GroupsFold {
     fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type != Group::TYPE && event.event_type != "UserDeleted" {
@@ -83,30 +82,23 @@ impl Fold for GroupsFold {
         Ok(())
     }
 
-    async fn write(self: Box<Self>, tx: &mut Tx) -> Result<(), ProjectionError> {
+    fn into_tables(self: Box<Self>) -> Vec<FoldedTable> {
         let Self { groups, members, .. } = *self;
-        insert_rows(
-            tx,
-            "groups",
-            &["tenant_id", "group_id", "name", "description", "created_at"],
-            in_key_order(groups).into_iter().map(|((tenant, group), g)| {
-                vec![Arg::from(tenant), Arg::from(group), Arg::from(g.name), Arg::from(g.description), Arg::from(g.created_at)]
-            }),
-        )
-        .await?;
-        insert_rows(
-            tx,
-            "group_members",
-            &["tenant_id", "group_id", "user_id"],
-            in_key_order(members)
-                .into_iter()
-                .flat_map(|((tenant, group), users)| {
+        vec![
+            FoldedTable::new(
+                "groups",
+                &["tenant_id", "group_id", "name", "description", "created_at"],
+                in_key_order(groups).into_iter().map(|((tenant, group), g)| {
+                    vec![Arg::from(tenant), Arg::from(group), Arg::from(g.name), Arg::from(g.description), Arg::from(g.created_at)]
+                }),
+            ),
+            FoldedTable::new(
+                "group_members",
+                &["tenant_id", "group_id", "user_id"],
+                in_key_order(members).into_iter().flat_map(|((tenant, group), users)| {
                     users.into_iter().map(move |user| vec![Arg::from(tenant.clone()), Arg::from(group.clone()), Arg::from(user)])
-                })
-                // Collected: a lazy flat_map's closure is not `Send` for every lifetime async_trait asks for.
-                .collect::<Vec<_>>(),
-        )
-        .await?;
-        Ok(())
+                }),
+            ),
+        ]
     }
 }

@@ -17,12 +17,39 @@ use crate::db::{Arg, Tx};
 use crate::eventstore::StoredEvent;
 
 /// A projection's reducer over rows in memory.
-#[async_trait::async_trait]
 pub trait Fold: Send {
     /// Applies one event (of an aggregate type the projection handles), in global order.
     fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError>;
-    /// Writes every row into the projection's (empty) tables.
-    async fn write(self: Box<Self>, tx: &mut Tx) -> Result<(), ProjectionError>;
+    /// Every table's rows, as the projection's statements would have left them.
+    fn into_tables(self: Box<Self>) -> Vec<FoldedTable>;
+}
+
+/// A read table's rows as a fold holds them: what a rebuild writes, and what `tessera replay`
+/// compares with the live table (no store in between).
+pub struct FoldedTable {
+    pub table: &'static str,
+    /// Every column the projection's statements set (the workers' own columns are left out).
+    pub columns: &'static [&'static str],
+    /// Made as they are taken, in primary-key order where the fold keys them.
+    pub rows: Box<dyn Iterator<Item = Vec<Arg>> + Send>,
+}
+
+impl FoldedTable {
+    pub fn new<I>(table: &'static str, columns: &'static [&'static str], rows: I) -> Self
+    where
+        I: IntoIterator<Item = Vec<Arg>>,
+        I::IntoIter: Send + 'static,
+    {
+        Self { table, columns, rows: Box::new(rows.into_iter()) }
+    }
+}
+
+/// Writes a fold's rows into the projection's (empty) tables.
+pub async fn write(fold: Box<dyn Fold>, tx: &mut Tx) -> Result<(), ProjectionError> {
+    for folded in fold.into_tables() {
+        insert_rows(tx, folded.table, folded.columns, folded.rows).await?;
+    }
+    Ok(())
 }
 
 /// Bind parameters per multi-row `INSERT`: under PostgreSQL's 65,535 and SQLite's 32,766.

@@ -9,8 +9,8 @@ use foldhash::HashMap;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 
-use super::{Fold, Key, in_key_order, insert_rows};
-use crate::db::{Arg, Tx};
+use super::{Fold, FoldedTable, Key, in_key_order};
+use crate::db::Arg;
 use crate::domain::custom_domain::{CustomDomain, DomainEvent};
 use crate::domain::group::{Group, GroupEvent};
 use crate::domain::job::{JobEvent, TenantJobs, export_task_id};
@@ -577,7 +577,6 @@ impl OutboxFold {
     }
 }
 
-#[async_trait::async_trait]
 impl Fold for OutboxFold {
     fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
         match event.aggregate_type.as_str() {
@@ -593,19 +592,16 @@ impl Fold for OutboxFold {
         }
     }
 
-    async fn write(self: Box<Self>, tx: &mut Tx) -> Result<(), ProjectionError> {
+    fn into_tables(self: Box<Self>) -> Vec<FoldedTable> {
         let Self { tenants, users, domains, groups, members, tasks, .. } = *self;
-        insert_rows(
-            tx,
+        let tenants = FoldedTable::new(
             "outbox_tenants",
             &["tenant_id", "connected", "deprovision_action", "delete_grace_hours"],
             in_key_order(tenants).into_iter().map(|(tenant, t)| {
                 vec![Arg::from(tenant), Arg::from(t.connected), Arg::from(t.deprovision_action), Arg::from(t.delete_grace_hours)]
             }),
-        )
-        .await?;
-        insert_rows(
-            tx,
+        );
+        let users = FoldedTable::new(
             "outbox_users",
             &["tenant_id", "user_id", "assigned", "graph_object_id", "suspended", "missed"],
             in_key_order(users).into_iter().map(|((tenant, user), u)| {
@@ -618,35 +614,27 @@ impl Fold for OutboxFold {
                     Arg::from(u.missed),
                 ]
             }),
-        )
-        .await?;
-        insert_rows(
-            tx,
+        );
+        let domains = FoldedTable::new(
             "outbox_domains",
             &["tenant_id", "domain"],
             domains.into_iter().map(|(tenant, domain)| vec![Arg::from(tenant), Arg::from(domain)]),
-        )
-        .await?;
-        insert_rows(
-            tx,
+        );
+        let groups = FoldedTable::new(
             "outbox_groups",
             &["tenant_id", "group_id", "graph_object_id", "deleted"],
             in_key_order(groups)
                 .into_iter()
                 .map(|((tenant, group), g)| vec![Arg::from(tenant), Arg::from(group), Arg::from(g.graph_object_id), Arg::from(g.deleted)]),
-        )
-        .await?;
-        insert_rows(
-            tx,
+        );
+        let members = FoldedTable::new(
             "outbox_group_members",
             &["tenant_id", "group_id", "user_id", "queued"],
             members
                 .into_iter()
                 .map(|((tenant, group, user), queued)| vec![Arg::from(tenant), Arg::from(group), Arg::from(user), Arg::from(queued)]),
-        )
-        .await?;
-        insert_rows(
-            tx,
+        );
+        let tasks = FoldedTable::new(
             "outbox_tasks",
             &[
                 "tenant_id",
@@ -686,8 +674,7 @@ impl Fold for OutboxFold {
                     Arg::from(t.updated_at),
                 ]
             }),
-        )
-        .await?;
-        Ok(())
+        );
+        vec![tenants, users, domains, groups, members, tasks]
     }
 }

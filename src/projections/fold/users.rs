@@ -6,8 +6,8 @@ use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Fold, Key, in_key_order, insert_rows};
-use crate::db::{Arg, Tx};
+use super::{Fold, FoldedTable, Key, in_key_order};
+use crate::db::Arg;
 use crate::domain::user::UserEvent;
 use crate::eventstore::StoredEvent;
 use crate::projections::users::Columns;
@@ -43,7 +43,6 @@ impl UsersFold {
     }
 }
 
-#[async_trait::async_trait]
 impl Fold for UsersFold {
     fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
         let key = (tenant_of(event)?, local_id(event).to_owned());
@@ -120,10 +119,9 @@ impl Fold for UsersFold {
         Ok(())
     }
 
-    async fn write(self: Box<Self>, tx: &mut Tx) -> Result<(), ProjectionError> {
+    fn into_tables(self: Box<Self>) -> Vec<FoldedTable> {
         let Self { users, licenses } = *self;
-        insert_rows(
-            tx,
+        let users = FoldedTable::new(
             "users",
             &[
                 "tenant_id",
@@ -165,21 +163,14 @@ impl Fold for UsersFold {
                     Arg::from(u.updated_at),
                 ]
             }),
-        )
-        .await?;
-        insert_rows(
-            tx,
+        );
+        let licenses = FoldedTable::new(
             "user_licenses",
             &["tenant_id", "user_id", "sku_id"],
-            in_key_order(licenses)
-                .into_iter()
-                .flat_map(|((tenant, user), skus)| {
-                    skus.into_iter().map(move |sku| vec![Arg::from(tenant.clone()), Arg::from(user.clone()), Arg::from(sku)])
-                })
-                // Collected: a lazy flat_map's closure is not `Send` for every lifetime async_trait asks for.
-                .collect::<Vec<_>>(),
-        )
-        .await?;
-        Ok(())
+            in_key_order(licenses).into_iter().flat_map(|((tenant, user), skus)| {
+                skus.into_iter().map(move |sku| vec![Arg::from(tenant.clone()), Arg::from(user.clone()), Arg::from(sku)])
+            }),
+        );
+        vec![users, licenses]
     }
 }
