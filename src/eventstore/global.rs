@@ -170,9 +170,11 @@ impl RawEvent {
     /// The event for the read-model folds. Its metadata keeps only what projections read
     /// (tenant, time, actor): the rest (correlation, causation, request, role) would cost a
     /// dozen allocations per event for nothing.
-    pub fn decode(self) -> Result<StoredEvent, serde_json::Error> {
-        let payload = serde_json::from_str(&self.payload)?;
-        self.into_stored(payload, None)
+    pub fn decode(self) -> Result<StoredEvent, Undecodable> {
+        match serde_json::from_str(&self.payload) {
+            Ok(payload) => self.into_stored(payload, None),
+            Err(error) => Err(self.undecodable(error)),
+        }
     }
 
     /// As `decode`, with the payload parsed straight into its event type `E` (which must be
@@ -182,16 +184,26 @@ impl RawEvent {
     pub fn decode_as<E: serde::de::DeserializeOwned + Send + Sync + 'static>(
         self,
         opener: Option<crate::domain::personal::Opener>,
-    ) -> Result<StoredEvent, serde_json::Error> {
-        let event: E = match opener {
-            Some(opener) => crate::domain::personal::opening(opener, || serde_json::from_str(&self.payload))?,
-            None => serde_json::from_str(&self.payload)?,
+    ) -> Result<StoredEvent, Undecodable> {
+        let parsed: Result<E, _> = match opener {
+            Some(opener) => crate::domain::personal::opening(opener, || serde_json::from_str(&self.payload)),
+            None => serde_json::from_str(&self.payload),
         };
-        self.into_stored(Value::Null, Some(std::sync::Arc::new(event)))
+        match parsed {
+            Ok(event) => self.into_stored(Value::Null, Some(std::sync::Arc::new(event))),
+            Err(error) => Err(self.undecodable(error)),
+        }
     }
 
-    fn into_stored(self, payload: Value, decoded: Option<Decoded>) -> Result<StoredEvent, serde_json::Error> {
-        let FoldMetadata { tenant_id, occurred_at, actor } = serde_json::from_str(&self.metadata)?;
+    fn undecodable(self, error: serde_json::Error) -> Undecodable {
+        Undecodable { position: self.position, event_type: self.event_type, error }
+    }
+
+    fn into_stored(self, payload: Value, decoded: Option<Decoded>) -> Result<StoredEvent, Undecodable> {
+        let FoldMetadata { tenant_id, occurred_at, actor } = match serde_json::from_str(&self.metadata) {
+            Ok(metadata) => metadata,
+            Err(error) => return Err(self.undecodable(error)),
+        };
         let occurred_at = occurred_at.as_deref().map(parse_time).unwrap_or_default();
         Ok(StoredEvent {
             payload,
@@ -207,6 +219,15 @@ impl RawEvent {
             decoded,
         })
     }
+}
+
+/// A row whose payload or metadata did not parse (the event type is kept for the error, so
+/// that no row pays for a copy of it).
+#[derive(Debug)]
+pub struct Undecodable {
+    pub position: i64,
+    pub event_type: String,
+    pub error: serde_json::Error,
 }
 
 /// The metadata fields a projection may read (`StoredEvent::tenant_id`, `occurred_at`,

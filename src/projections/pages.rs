@@ -98,19 +98,23 @@ async fn decode(source: Db, personal: PersonalData, rows: Vec<RawEvent>, open: b
     let opening = personal.clone();
     let events = blocking(move || {
         let openers = user_keys.map(|keys| opening.openers(keys)).transpose()?;
-        rows.into_iter()
-            .map(|row| {
-                let (position, event_type) = (row.position, row.event_type.clone());
-                let decoded = match user_tenant(&row) {
-                    Some(tenant) => {
-                        let opener = openers.as_ref().map(|o| o.of(tenant));
-                        row.decode_as::<UserEvent>(opener)
-                    }
-                    None => row.decode(),
-                };
-                decoded.map_err(|e| ProjectionError::Decode { position, event_type, message: e.to_string() })
-            })
-            .collect::<Page>()
+        // Pushed into a vector of the page's size (collecting `Result`s grows one by doubling).
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let decoded = match user_tenant(&row) {
+                Some(tenant) => {
+                    let opener = openers.as_ref().map(|o| o.of(tenant));
+                    row.decode_as::<UserEvent>(opener)
+                }
+                None => row.decode(),
+            };
+            events.push(decoded.map_err(|e| ProjectionError::Decode {
+                position: e.position,
+                event_type: e.event_type,
+                message: e.error.to_string(),
+            })?);
+        }
+        Ok(events)
     })
     .await?;
     if !open || !events.iter().any(|e| envelope::has_sealed(&e.payload)) {

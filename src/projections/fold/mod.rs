@@ -138,7 +138,11 @@ pub fn in_key_order<K: Ord, V>(map: impl IntoIterator<Item = (K, V)>) -> Vec<(K,
     let mut order: Vec<usize> = (0..entries.len()).collect();
     let key = |i: usize| entries[i].as_ref().map(|(k, _)| k);
     order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
-    order.into_iter().filter_map(|i| entries[i].take()).collect()
+    // Into a vector of the final size: collecting a `filter_map` would grow it by doubling,
+    // copying every entry again each time.
+    let mut sorted = Vec::with_capacity(order.len());
+    sorted.extend(order.into_iter().filter_map(|i| entries[i].take()));
+    sorted
 }
 
 #[cfg(test)]
