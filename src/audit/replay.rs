@@ -333,6 +333,20 @@ mod tests {
     }
 
     #[test]
+    fn a_folded_row_reads_the_same_whichever_way_its_time_was_held() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:11:12.123456Z").unwrap().with_timezone(&chrono::Utc);
+        let columns = ["name", "n", "on", "at", "gone"];
+        let folded = [Arg::from("O\"Brien, \\N"), Arg::from(7_i64), Arg::from(true), Arg::Time(at), Arg::MaybeTime(None)];
+        let live = [Arg::from("O\"Brien, \\N"), Arg::from(7_i64), Arg::from(true), Arg::MaybeTime(Some(at)), Arg::MaybeTime(None)];
+        assert_eq!(line(&columns, &folded), line(&columns, &live));
+        assert_eq!(
+            line(&columns, &folded),
+            r#"name: "O\"Brien, \\N", n: 7, on: true, at: 2026-11-23T10:11:12.123456Z, gone: NULL"#,
+            "quoted text cannot pass for another column"
+        );
+    }
+
+    #[test]
     fn the_merge_reports_what_one_side_has_more_of() {
         assert!(compare("t", &lines(&["a", "b", "b"]), &lines(&["a", "b", "b"])).is_none());
         let difference = compare("t", &lines(&["a", "b", "b", "d"]), &lines(&["b", "c", "d", "e"])).unwrap();
