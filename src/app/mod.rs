@@ -41,7 +41,7 @@ pub use users::{NewUser, ProfileInput};
 
 use crate::crypto::Crypto;
 use crate::db::Db;
-use crate::eventstore::{Committed, EventMetadata, EventStore, StoreError, Stored};
+use crate::eventstore::{Committed, EventMetadata, EventStore, Histories, Loaded, StoreError, Stored};
 use crate::projections::ProjectorHandle;
 
 /// The application: the write side plus what use cases need around it.
@@ -128,12 +128,29 @@ impl Tessera {
     where
         A::Command: Clone,
     {
+        Ok(self.run_on::<A>(ctx, tenant, id, None, command).await?.0)
+    }
+
+    /// `run`, deciding first on `loaded` (read with the aggregates the use case consults, or a
+    /// new aggregate) instead of reading the history again; returns the aggregate as the command
+    /// left it too.
+    async fn run_on<A: Stored>(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<crate::domain::values::TenantId>,
+        id: &str,
+        loaded: Option<Loaded<A>>,
+        command: A::Command,
+    ) -> Result<(Committed, Loaded<A>), AppError>
+    where
+        A::Command: Clone,
+    {
         let metadata = ctx.metadata(tenant);
-        let committed = self.run_with::<A>(&metadata, tenant, id, command).await?;
+        let (committed, state) = self.execute_settled::<A>(&metadata, id, loaded, command).await?;
         if committed.events > 0 {
             self.record_origin(ctx, tenant).await;
         }
-        Ok(committed)
+        Ok((committed, state))
     }
 
     /// Like `run`, with explicit metadata (system work, the anonymous sign-in endpoints).
@@ -147,12 +164,25 @@ impl Tessera {
     where
         A::Command: Clone,
     {
+        Ok(self.execute_settled::<A>(metadata, id, None, command).await?.0)
+    }
+
+    async fn execute_settled<A: Stored>(
+        &self,
+        metadata: &EventMetadata,
+        id: &str,
+        loaded: Option<Loaded<A>>,
+        command: A::Command,
+    ) -> Result<(Committed, Loaded<A>), AppError>
+    where
+        A::Command: Clone,
+    {
         let started = std::time::Instant::now();
-        let committed = self.store.execute::<A>(id, command, metadata).await.map_err(AppError::from);
-        crate::observability::record_command(A::TYPE, committed.is_ok(), started.elapsed());
-        let committed = committed?;
+        let result = self.store.execute_on::<A>(id, loaded, command, metadata, true).await.map_err(AppError::from);
+        crate::observability::record_command(A::TYPE, result.is_ok(), started.elapsed());
+        let (committed, state) = result?;
         self.settle(A::TYPE, committed).await;
-        Ok(committed)
+        Ok((committed, state))
     }
 
     async fn settle(&self, aggregate_type: &str, committed: Committed) {
@@ -163,6 +193,11 @@ impl Tessera {
 
     async fn load<A: Stored>(&self, id: &str) -> Result<A, AppError> {
         self.store.load::<A>(id).await.map_err(AppError::from)
+    }
+
+    /// Several aggregates' histories in one read (see `EventStore::load_many`).
+    async fn load_many(&self, ids: &[(&str, &str)]) -> Result<Histories<'_>, AppError> {
+        self.store.load_many(ids).await.map_err(AppError::from)
     }
 
     fn system_metadata(worker: &str, tenant: Option<crate::domain::values::TenantId>) -> EventMetadata {

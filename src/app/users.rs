@@ -1,12 +1,15 @@
+use cqrs_es::Aggregate as _;
 use rand::RngCore;
 
 use super::domains::domain_id;
 use super::{AppError, RequestContext, Tessera};
 use crate::domain::claim::{ClaimCommand, UniqueClaim, legacy_upn_key, upn_key};
 use crate::domain::custom_domain::CustomDomain;
+use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserCommand, UserProfile};
 use crate::domain::values::{DisplayName, ImmutableId, Pseudonym, SkuId, TenantId, Upn, UsageLocation, UserId};
 use crate::domain::{Personal, Reason, SealedSecret};
+use crate::eventstore::Loaded;
 
 /// Profile fields as the API receives them, parsed here.
 #[derive(Debug, Clone, Default)]
@@ -74,18 +77,25 @@ impl Tessera {
             Some(password) => Some(self.seal_password(tenant_id, password).await?),
             None => None,
         };
-        let tenant_state = self.active_tenant(tenant_id).await?;
-        let domain = self.load::<CustomDomain>(&domain_id(tenant_id, upn.domain())).await?;
+        // The tenant, the domain and a claim on the UPN in clear, in one read.
+        let (tenant_key, domain_key, legacy_key) =
+            (tenant_id.to_string(), domain_id(tenant_id, upn.domain()), legacy_upn_key(&tenant_id, &upn));
+        let mut loaded =
+            self.load_many(&[(Tenant::TYPE, &tenant_key), (CustomDomain::TYPE, &domain_key), (UniqueClaim::TYPE, &legacy_key)]).await?;
+        let tenant_state = loaded.take::<Tenant>(&tenant_key)?.state;
+        tenant_state.ensure_active()?;
+        let domain = loaded.take::<CustomDomain>(&domain_key)?.state;
         if !domain.exists() || !domain.verified {
             return Err(AppError::precondition(
                 Reason::DomainNotVerified,
                 format!("{} is not a verified domain of this tenant", upn.domain()),
             ));
         }
+        let legacy_holder = loaded.take::<UniqueClaim>(&legacy_key)?.state.owner;
 
         let user_id = UserId::new();
         let upn_pseudonym = self.personal_data().upn_pseudonym(self.db(), &tenant_id, &upn.to_string()).await?;
-        self.claim_upn(ctx, tenant_id, &upn, &upn_pseudonym, user_id).await?;
+        self.claim_upn(ctx, tenant_id, &upn, &upn_pseudonym, user_id, legacy_holder).await?;
 
         let immutable_id = anchor.unwrap_or_else(|| {
             let mut anchor = [0u8; 16];
@@ -102,16 +112,18 @@ impl Tessera {
             usage_location: usage_location.or(tenant_state.default_usage_location),
         };
         let key = user_id_key(tenant_id, user_id);
-        self.run::<User>(ctx, Some(tenant_id), &key, command).await?;
+        // The user id was just made: nothing to load.
+        let (_, user) = self.run_on::<User>(ctx, Some(tenant_id), &key, Some(Loaded::new_aggregate()), command).await?;
         if let Some(password_hash) = password_hash {
-            self.run::<User>(ctx, Some(tenant_id), &key, UserCommand::SetPassword { password_hash }).await?;
+            self.run_on::<User>(ctx, Some(tenant_id), &key, Some(user), UserCommand::SetPassword { password_hash }).await?;
         }
         Ok(user_id)
     }
 
     /// Takes the UPN for `user_id`, under its pseudonym. A claim left by a user that was deleted
     /// since (say the process died between the deletion and the release) is taken over. A claim
-    /// under the UPN in clear (made before pseudonyms) still counts while its user exists.
+    /// under the UPN in clear (made before pseudonyms; `legacy_holder` holds it) still counts
+    /// while its user exists.
     async fn claim_upn(
         &self,
         ctx: &RequestContext,
@@ -119,16 +131,18 @@ impl Tessera {
         upn: &Upn,
         pseudonym: &Pseudonym,
         user_id: UserId,
+        legacy_holder: Option<String>,
     ) -> Result<(), AppError> {
         let taken = || AppError::Conflict(format!("a user with userPrincipalName {upn} already exists"));
-        if let Some(holder) = self.load::<UniqueClaim>(&legacy_upn_key(&tenant_id, upn)).await?.owner
+        if let Some(holder) = legacy_holder
             && !self.stale_claim(tenant_id, &holder).await?
         {
             return Err(taken());
         }
         let key = upn_key(&tenant_id, pseudonym);
         let claim = ClaimCommand::Claim { owner: user_id.to_string() };
-        match self.run::<UniqueClaim>(ctx, Some(tenant_id), &key, claim.clone()).await {
+        // Most UPNs were never claimed: try as a new claim, decided again on its history if not.
+        match self.run_on::<UniqueClaim>(ctx, Some(tenant_id), &key, Some(Loaded::new_aggregate()), claim.clone()).await {
             Ok(_) => Ok(()),
             Err(AppError::Conflict(_)) => {
                 let holder = self.load::<UniqueClaim>(&key).await?.owner.unwrap_or_default();
@@ -222,13 +236,13 @@ impl Tessera {
     /// Assigns the user to Microsoft 365, with the tenant's default licenses when the user has a
     /// usage location (Microsoft 365 refuses licenses without one).
     pub async fn assign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
-        self.user_command(ctx, tenant, user_id, UserCommand::AssignUser).await?;
+        let (tenant_state, mut user) = self.user_command_on(ctx, tenant, user_id, UserCommand::AssignUser).await?;
         let tenant_id = ctx.admin_scope(tenant)?.tenant_id();
-        let defaults = self.active_tenant(tenant_id).await?.default_licenses;
-        let user = self.load::<User>(&user_id_key(tenant_id, user_id)).await?;
-        if user.usage_location.is_some() {
-            for sku_id in defaults.into_iter().filter(|sku| !user.licenses.contains(sku)) {
-                self.run::<User>(ctx, Some(tenant_id), &user_id_key(tenant_id, user_id), UserCommand::GrantLicense { sku_id }).await?;
+        if user.state.usage_location.is_some() {
+            let key = user_id_key(tenant_id, user_id);
+            let missing: Vec<SkuId> = tenant_state.default_licenses.into_iter().filter(|sku| !user.state.licenses.contains(sku)).collect();
+            for sku_id in missing {
+                user = self.run_on::<User>(ctx, Some(tenant_id), &key, Some(user), UserCommand::GrantLicense { sku_id }).await?.1;
             }
         }
         Ok(user_id)
@@ -291,10 +305,27 @@ impl Tessera {
         user_id: UserId,
         command: UserCommand,
     ) -> Result<UserId, AppError> {
-        let scope = ctx.admin_scope(tenant)?;
-        self.active_tenant(scope.tenant_id()).await?;
-        self.run::<User>(ctx, Some(scope.tenant_id()), &user_id_key(scope.tenant_id(), user_id), command).await?;
+        self.user_command_on(ctx, tenant, user_id, command).await?;
         Ok(user_id)
+    }
+
+    /// Runs a command on a user of an active tenant, the tenant and the user read in one round
+    /// trip; returns the tenant, and the user as the command left it.
+    async fn user_command_on(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<TenantId>,
+        user_id: UserId,
+        command: UserCommand,
+    ) -> Result<(Tenant, Loaded<User>), AppError> {
+        let tenant_id = ctx.admin_scope(tenant)?.tenant_id();
+        let (tenant_key, key) = (tenant_id.to_string(), user_id_key(tenant_id, user_id));
+        let mut loaded = self.load_many(&[(Tenant::TYPE, &tenant_key), (User::TYPE, &key)]).await?;
+        let tenant_state = loaded.take::<Tenant>(&tenant_key)?.state;
+        tenant_state.ensure_active()?;
+        let user = loaded.take::<User>(&key)?;
+        let (_, user) = self.run_on::<User>(ctx, Some(tenant_id), &key, Some(user), command).await?;
+        Ok((tenant_state, user))
     }
 
     /// Whether a user exists (not deleted) in the tenant, by the write side.

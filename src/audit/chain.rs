@@ -11,7 +11,7 @@ use super::canonical::{GENESIS, Hash, from_hex, link_hash, to_hex};
 use super::keys::{self, SignedCheckpoint};
 use crate::args;
 use crate::crypto::Crypto;
-use crate::db::Tx;
+use crate::db::{Arg, Tx};
 use crate::eventstore::StoredEvent;
 use crate::projections::{Projection, ProjectionError};
 
@@ -60,8 +60,14 @@ impl AuditChain {
 
     /// Links one event into its tenant's chain; `heads` carries the chains' state through a
     /// batch (all in one transaction, under the projection's checkpoint lock, so nobody else
-    /// writes these chains meanwhile).
-    async fn link(&self, tx: &mut Tx, event: &StoredEvent, heads: &mut HashMap<String, ChainState>) -> Result<(), ProjectionError> {
+    /// writes these chains meanwhile) and `links` the rows to write at its end.
+    async fn link(
+        &self,
+        tx: &mut Tx,
+        event: &StoredEvent,
+        heads: &mut HashMap<String, ChainState>,
+        links: &mut Vec<Vec<Arg>>,
+    ) -> Result<(), ProjectionError> {
         let tenant = chain_of(event);
         if !heads.contains_key(tenant) {
             let state = ChainState::load(tx, tenant).await?;
@@ -71,11 +77,7 @@ impl AuditChain {
         let seq = state.seq + 1;
         let hash = link_hash(&state.prev, event);
         let hex = to_hex(&hash);
-        tx.execute(
-            "INSERT INTO audit_chain (tenant_id, seq, position, hash) VALUES ($1, $2, $3, $4)",
-            args![tenant, seq, event.position, hex.clone()],
-        )
-        .await?;
+        links.push(args![tenant, seq, event.position, hex.clone()].to_vec());
         state.seq = seq;
         state.prev = hash;
         let due = state.last_signed.is_none_or(|(signed_seq, signed_at)| {
@@ -170,6 +172,17 @@ pub(super) async fn sign_head(
     Ok(())
 }
 
+/// A batch's links in one statement on PostgreSQL (one per link on SQLite, in-process).
+async fn write_links(tx: &mut Tx, links: Vec<Vec<Arg>>) -> Result<(), ProjectionError> {
+    const COLUMNS: [&str; 4] = ["tenant_id", "seq", "position", "hash"];
+    if let Err(links) = tx.insert_columns("audit_chain", &COLUMNS, links).await? {
+        for link in links {
+            tx.execute("INSERT INTO audit_chain (tenant_id, seq, position, hash) VALUES ($1, $2, $3, $4)", &link).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The chain key of an event: its tenant, or '' (the platform chain) for events of no tenant.
 pub fn chain_of(event: &StoredEvent) -> &str {
     event.tenant_id().unwrap_or("")
@@ -194,14 +207,15 @@ impl Projection for AuditChain {
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
-        self.link(tx, event, &mut HashMap::new()).await
+        self.apply_batch(tx, &[event]).await
     }
 
     async fn apply_batch(&self, tx: &mut Tx, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
         let mut heads = HashMap::new();
+        let mut links = Vec::with_capacity(events.len());
         for event in events {
-            self.link(tx, event, &mut heads).await?;
+            self.link(tx, event, &mut heads, &mut links).await?;
         }
-        Ok(())
+        write_links(tx, links).await
     }
 }

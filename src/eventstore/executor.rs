@@ -1,21 +1,10 @@
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore as _};
+use cqrs_es::persist::{EventUpcaster, PersistenceError, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope};
 
 use super::{Checkpoint, EventMetadata, PersonalData, Repo};
 use crate::db::{Db, DbError};
 use crate::domain::DomainError;
-use crate::domain::api_key::ApiKey;
-use crate::domain::claim::UniqueClaim;
-use crate::domain::custom_domain::CustomDomain;
-use crate::domain::group::Group;
-use crate::domain::job::{JobItem, TenantJobs};
-use crate::domain::microsoft365::Microsoft365Connection;
-use crate::domain::provisioning::ProvisioningTask;
-use crate::domain::sign_in::SignIn;
-use crate::domain::signing_key::SigningKeys;
-use crate::domain::tenant::Tenant;
-use crate::domain::user::User;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,6 +16,10 @@ pub enum StoreError {
     Storage(String),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+fn persistence(err: PersistenceError) -> StoreError {
+    StoreError::Storage(err.to_string())
 }
 
 impl From<AggregateError<DomainError>> for StoreError {
@@ -47,47 +40,63 @@ pub struct Committed {
     pub events: usize,
 }
 
-/// Picks the per-aggregate store out of `EventStore`.
-pub trait Stored: Aggregate<Error = DomainError, Services = ()> {
-    fn store(stores: &EventStore) -> &PersistedEventStore<Repo, Self>;
+/// An aggregate the event store keeps (every one of the domain's: they decide with no services
+/// and fail with `DomainError`).
+pub trait Stored: Aggregate<Error = DomainError, Services = ()> {}
+
+impl<A: Aggregate<Error = DomainError, Services = ()>> Stored for A {}
+
+/// An aggregate's state as a command decides on it, and the sequence of its last event (the
+/// next one must take the one after, or the append is refused as a lost race).
+#[derive(Debug)]
+pub struct Loaded<A> {
+    pub state: A,
+    pub sequence: usize,
 }
 
-macro_rules! stores {
-    ($($field:ident: $agg:ty),* $(,)?) => {
-        /// One persisted store per aggregate type, all on the same database.
-        pub struct EventStore {
-            db: Db,
-            personal: PersonalData,
-            $($field: PersistedEventStore<Repo, $agg>,)*
-        }
-
-        impl EventStore {
-            pub fn new(db: Db, personal: PersonalData) -> Self {
-                Self { $($field: PersistedEventStore::new_event_store(Repo::new(&db, personal.clone())).with_upcasters(super::upcasters()),)* db, personal }
-            }
-        }
-
-        $(impl Stored for $agg {
-            fn store(stores: &EventStore) -> &PersistedEventStore<Repo, Self> {
-                &stores.$field
-            }
-        })*
-    };
+impl<A: Default> Loaded<A> {
+    /// An aggregate whose id was just made (a UUIDv7): nothing to load. Should the guess be wrong,
+    /// the append is refused and the command decided again on the stored history.
+    pub fn new_aggregate() -> Self {
+        Self { state: A::default(), sequence: 0 }
+    }
 }
 
-stores! {
-    tenants: Tenant,
-    domains: CustomDomain,
-    users: User,
-    groups: Group,
-    claims: UniqueClaim,
-    api_keys: ApiKey,
-    signing_keys: SigningKeys,
-    sign_ins: SignIn,
-    microsoft365: Microsoft365Connection,
-    provisioning_tasks: ProvisioningTask,
-    tenant_jobs: TenantJobs,
-    job_items: JobItem,
+/// Aggregates' histories read together (`EventStore::load_many`), folded one by one.
+pub struct Histories<'a> {
+    events: Vec<SerializedEvent>,
+    upcasters: &'a [Box<dyn EventUpcaster>],
+}
+
+impl Histories<'_> {
+    /// The state of one of the aggregates read (its default when it has no events).
+    pub fn take<A: Stored>(&mut self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
+        let mut loaded = Loaded { state: A::default(), sequence: 0 };
+        let (mine, rest) = std::mem::take(&mut self.events)
+            .into_iter()
+            .partition(|e: &SerializedEvent| e.aggregate_type == A::TYPE && e.aggregate_id == aggregate_id);
+        self.events = rest;
+        for mut event in mine {
+            for upcaster in self.upcasters {
+                if upcaster.can_upcast(&event.event_type, &event.event_version) {
+                    event = upcaster.upcast(event);
+                }
+            }
+            let envelope = EventEnvelope::<A>::try_from(event).map_err(|e| StoreError::Storage(e.to_string()))?;
+            loaded.sequence = envelope.sequence;
+            loaded.state.apply(envelope.payload);
+        }
+        Ok(loaded)
+    }
+}
+
+/// The store: loads aggregates from their events and appends what commands decide, through
+/// postgres-es or sqlite-es (`Repo`).
+pub struct EventStore {
+    db: Db,
+    personal: PersonalData,
+    repo: Repo,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
 }
 
 /// How often a command is re-decided on fresh state after losing an optimistic-concurrency race
@@ -95,6 +104,10 @@ stores! {
 const MAX_ATTEMPTS: usize = 8;
 
 impl EventStore {
+    pub fn new(db: Db, personal: PersonalData) -> Self {
+        Self { repo: Repo::new(&db, personal.clone()), upcasters: super::upcasters(), db, personal }
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }
@@ -116,28 +129,57 @@ impl EventStore {
     where
         A::Command: Clone,
     {
-        let store = A::store(self);
+        Ok(self.execute_on::<A>(aggregate_id, None, command, metadata, true).await?.0)
+    }
+
+    /// `execute`, deciding first on `loaded` when given (read together with other aggregates by
+    /// `load_many`, or a new aggregate) instead of reading the history again. Returns the
+    /// aggregate as the command left it too. Without `position`, the committed checkpoint is
+    /// left at its default where finding it would cost a look-up (for callers that never wait
+    /// for the projections).
+    pub async fn execute_on<A: Stored>(
+        &self,
+        aggregate_id: &str,
+        mut loaded: Option<Loaded<A>>,
+        command: A::Command,
+        metadata: &EventMetadata,
+        position: bool,
+    ) -> Result<(Committed, Loaded<A>), StoreError>
+    where
+        A::Command: Clone,
+    {
         for attempt in 1..=MAX_ATTEMPTS {
-            let mut context = store.load_aggregate(aggregate_id).await?;
+            let guessed = loaded.is_some();
+            let Loaded { mut state, sequence } = match loaded.take() {
+                Some(loaded) => loaded,
+                None => self.load_many(&[(A::TYPE, aggregate_id)]).await?.take::<A>(aggregate_id)?,
+            };
             let sink = EventSink::<A>::default();
-            context.aggregate().handle(command.clone(), &(), &sink).await.map_err(StoreError::Domain)?;
+            state.handle(command.clone(), &(), &sink).await.map_err(StoreError::Domain)?;
             let events = sink.collect().await;
             if events.is_empty() {
-                return Ok(Committed::default());
+                return Ok((Committed::default(), Loaded { state, sequence }));
             }
-            match store.commit(events, context, metadata.to_map()).await {
-                Ok(committed) => {
-                    let sequence = committed.last().map_or(0, |e| e.sequence);
-                    let checkpoint = self.position_of(A::TYPE, aggregate_id, sequence).await?;
-                    return Ok(Committed { checkpoint, events: committed.len() });
+            match self.append::<A>(aggregate_id, sequence, &events, metadata).await {
+                Ok(checkpoint) => {
+                    let count = events.len();
+                    let checkpoint = match checkpoint {
+                        Some(checkpoint) => checkpoint,
+                        None if position => self.position_of(A::TYPE, aggregate_id, sequence + count).await?,
+                        None => Checkpoint::default(),
+                    };
+                    events.into_iter().for_each(|event| state.apply(event));
+                    return Ok((Committed { checkpoint, events: count }, Loaded { state, sequence: sequence + count }));
                 }
-                Err(AggregateError::AggregateConflict) if attempt < MAX_ATTEMPTS => {
-                    // A little jitter so racing writers do not collide in lockstep.
-                    let pause = rand::random::<u64>() % (attempt as u64 * 3 + 1);
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                Err(StoreError::Conflict(_)) if attempt < MAX_ATTEMPTS => {
+                    // A stale guess is simply re-decided on the stored history; a race lost on
+                    // stored state waits a little, so racing writers do not collide in lockstep.
+                    if !guessed {
+                        let pause = rand::random::<u64>() % (attempt as u64 * 3 + 1);
+                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    }
                 }
-                Err(AggregateError::AggregateConflict) => return Err(StoreError::Conflict(A::TYPE)),
-                Err(other) => return Err(other.into()),
+                Err(other) => return Err(other),
             }
         }
         Err(StoreError::Conflict(A::TYPE))
@@ -145,9 +187,9 @@ impl EventStore {
 
     /// Records the events of a command on an aggregate that is new by construction (its id was
     /// just made, like a sign-in attempt's UUIDv7): no load of its (empty) history and no lookup
-    /// of the global position, which only callers waiting for the projections need. Three
-    /// round trips fewer per sign-in. Should the id exist after all, the store's unique
-    /// (aggregate, sequence) key refuses the append and the command goes through `execute`.
+    /// of the global position, which only callers waiting for the projections need. Should the
+    /// id exist after all, the store's unique (aggregate, sequence) key refuses the append and
+    /// the command is decided on the stored history.
     pub async fn append_new<A: Stored>(
         &self,
         aggregate_id: &str,
@@ -157,29 +199,51 @@ impl EventStore {
     where
         A::Command: Clone,
     {
-        let mut context = EventStoreAggregateContext {
-            aggregate_id: aggregate_id.to_owned(),
-            aggregate: A::default(),
-            current_sequence: 0,
-            current_snapshot: None,
-        };
-        let sink = EventSink::<A>::default();
-        context.aggregate.handle(command.clone(), &(), &sink).await.map_err(StoreError::Domain)?;
-        let events = sink.collect().await;
-        if events.is_empty() {
-            return Ok(0);
-        }
-        match A::store(self).commit(events, context, metadata.to_map()).await {
-            Ok(committed) => Ok(committed.len()),
-            Err(AggregateError::AggregateConflict) => Ok(self.execute::<A>(aggregate_id, command, metadata).await?.events),
-            Err(other) => Err(other.into()),
-        }
+        let (committed, _) = self.execute_on::<A>(aggregate_id, Some(Loaded::new_aggregate()), command, metadata, false).await?;
+        Ok(committed.events)
+    }
+
+    /// Several aggregates' histories, `(aggregate type, aggregate id)`, in one read: a command's
+    /// own aggregate and those its rules consult (the tenant, say) for one round trip.
+    pub async fn load_many(&self, ids: &[(&str, &str)]) -> Result<Histories<'_>, StoreError> {
+        let events = self.repo.histories(ids).await.map_err(persistence)?;
+        Ok(Histories { events, upcasters: &self.upcasters })
     }
 
     /// The current state of an aggregate, folded from its events (the write side's truth).
     pub async fn load<A: Stored>(&self, aggregate_id: &str) -> Result<A, StoreError> {
-        let mut context = A::store(self).load_aggregate(aggregate_id).await?;
-        Ok(std::mem::take(context.aggregate()))
+        Ok(self.load_many(&[(A::TYPE, aggregate_id)]).await?.take::<A>(aggregate_id)?.state)
+    }
+
+    /// Appends events decided on the aggregate at `sequence`, as cqrs-es would (same envelope,
+    /// same serialization); a lost race is `Conflict`.
+    async fn append<A: Stored>(
+        &self,
+        aggregate_id: &str,
+        sequence: usize,
+        events: &[A::Event],
+        metadata: &EventMetadata,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        let metadata = serde_json::to_value(metadata.to_map()).map_err(|e| StoreError::Storage(e.to_string()))?;
+        let serialized = events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                Ok(SerializedEvent {
+                    aggregate_id: aggregate_id.to_owned(),
+                    sequence: sequence + i + 1,
+                    aggregate_type: A::TYPE.to_owned(),
+                    event_type: event.event_type(),
+                    event_version: event.event_version(),
+                    payload: serde_json::to_value(event).map_err(|e| StoreError::Storage(e.to_string()))?,
+                    metadata: metadata.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.repo.append::<A>(&serialized).await.map_err(|e| match e {
+            PersistenceError::OptimisticLockError => StoreError::Conflict(A::TYPE),
+            other => persistence(other),
+        })
     }
 
     async fn position_of(&self, aggregate_type: &str, aggregate_id: &str, sequence: usize) -> Result<Checkpoint, StoreError> {

@@ -9,7 +9,7 @@ pub mod personal;
 mod repo;
 mod upcast;
 
-pub use executor::{Committed, EventStore, StoreError, Stored};
+pub use executor::{Committed, EventStore, Histories, Loaded, StoreError, Stored};
 pub(crate) use global::tenant_in;
 pub use global::{Checkpoint, Decoded, KnownMetadata, RawEvent, StoredEvent, read_after, read_raw_after};
 pub use metadata::EventMetadata;

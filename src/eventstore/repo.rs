@@ -1,16 +1,26 @@
 use cqrs_es::Aggregate;
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 
-use super::StoredEvent;
+use super::Checkpoint;
 use super::personal::{PersonalData, PersonalError};
 use crate::db::Db;
 
-/// postgres-es or sqlite-es, chosen at start-up; keeps the rest of the code free of a backend
-/// type parameter. Personal values are sealed on the way in and opened on the way out, so
-/// aggregates work with plain `Personal` values while the store holds only ciphertext.
+macro_rules! delegate {
+    ($self:ident, $repo:ident => $call:expr) => {
+        match &$self.backend {
+            Backend::Postgres($repo) => $call,
+            Backend::Sqlite($repo) => $call,
+        }
+    };
+}
+
+/// The events table on either store: appends through postgres-es or sqlite-es (chosen at
+/// start-up; one event on PostgreSQL as its own statement), histories read several aggregates
+/// at a time. Personal values are sealed on the way in and opened on the way out, so aggregates
+/// work with plain `Personal` values while the store holds only ciphertext.
 pub struct Repo {
     backend: Backend,
     db: Db,
@@ -36,24 +46,66 @@ impl Repo {
         Ok(events)
     }
 
-    /// The events as the stream cqrs-es's replay wants (buffered whole: they are already read).
-    async fn stream_of(events: Vec<SerializedEvent>) -> Result<ReplayStream, PersistenceError> {
-        let (mut feed, stream) = ReplayStream::new(events.len().max(1));
-        for event in events {
-            feed.push(Ok(event)).await?;
+    /// Seals the events' personal values and appends them. Where the store hands back the last
+    /// event's place in the global stream with the write (one event on PostgreSQL), so does this.
+    pub async fn append<A: Aggregate>(&self, events: &[SerializedEvent]) -> Result<Option<Checkpoint>, PersistenceError> {
+        let mut sealed = events.to_vec();
+        for event in &mut sealed {
+            self.personal.seal_event(&self.db, event).await.map_err(storage)?;
         }
-        Ok(stream)
+        if let (Db::Postgres { system, .. }, [event]) = (&self.db, sealed.as_slice()) {
+            return insert_one::<A>(system, event).await.map(Some);
+        }
+        delegate!(self, r => r.persist::<A>(&sealed, None).await)?;
+        Ok(None)
+    }
+
+    /// The histories of several aggregates, `(aggregate type, aggregate id)`, in one read (one
+    /// round trip), ordered by aggregate and sequence, personal values opened.
+    pub async fn histories(&self, ids: &[(&str, &str)]) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let mut sql = String::new();
+        let mut args = Vec::with_capacity(ids.len() * 2);
+        for (i, (aggregate_type, aggregate_id)) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(" UNION ALL ");
+            }
+            sql.push_str(&format!(
+                "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+                   FROM events WHERE aggregate_type = ${} AND aggregate_id = ${}",
+                2 * i + 1,
+                2 * i + 2
+            ));
+            args.push(crate::db::Arg::from(*aggregate_type));
+            args.push(crate::db::Arg::from(*aggregate_id));
+        }
+        sql.push_str(" ORDER BY aggregate_type, aggregate_id, sequence");
+        let rows: Vec<HistoryRow> = self.db.read_all(&sql, &args).await.map_err(|e| storage(e.into()))?;
+        let events = rows
+            .into_iter()
+            .map(|row| SerializedEvent {
+                aggregate_id: row.aggregate_id,
+                sequence: row.sequence as usize,
+                aggregate_type: row.aggregate_type,
+                event_type: row.event_type,
+                event_version: row.event_version,
+                payload: row.payload,
+                metadata: row.metadata,
+            })
+            .collect();
+        self.opened(events).await
     }
 }
 
 /// One event on PostgreSQL, as postgres-es writes it but in the statement's own implicit
-/// transaction: one round trip instead of BEGIN, INSERT, COMMIT. Most commands (and every
-/// sign-in) append a single event. The unique (aggregate, sequence) key still refuses a lost
-/// race, which cqrs-es turns into a retry on fresh state.
-async fn insert_one<A: Aggregate>(pool: &sqlx::PgPool, event: &SerializedEvent) -> Result<(), PersistenceError> {
-    sqlx::query(
+/// transaction: one round trip instead of BEGIN, INSERT, COMMIT, and its place in the global
+/// stream comes back with it (no look-up after). Most commands (and every sign-in) append a
+/// single event. The unique (aggregate, sequence) key still refuses a lost race, which the
+/// executor turns into a retry on fresh state.
+async fn insert_one<A: Aggregate>(pool: &sqlx::PgPool, event: &SerializedEvent) -> Result<Checkpoint, PersistenceError> {
+    sqlx::query_as::<_, Checkpoint>(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING txid::text::bigint AS txid, position",
     )
     .bind(A::TYPE)
     .bind(event.aggregate_id.as_str())
@@ -62,9 +114,8 @@ async fn insert_one<A: Aggregate>(pool: &sqlx::PgPool, event: &SerializedEvent) 
     .bind(&event.event_version)
     .bind(&event.payload)
     .bind(&event.metadata)
-    .execute(pool)
+    .fetch_one(pool)
     .await
-    .map(drop)
     .map_err(|err| match &err {
         sqlx::Error::Database(e) if e.code().as_deref() == Some("23505") => PersistenceError::OptimisticLockError,
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => PersistenceError::ConnectionError(Box::new(err)),
@@ -72,85 +123,20 @@ async fn insert_one<A: Aggregate>(pool: &sqlx::PgPool, event: &SerializedEvent) 
     })
 }
 
+/// An event of an aggregate's history, as `histories` reads it.
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    #[sqlx(json)]
+    payload: Value,
+    #[sqlx(json)]
+    metadata: Value,
+}
+
 fn storage(err: PersonalError) -> PersistenceError {
     PersistenceError::UnknownError(Box::new(err))
-}
-
-macro_rules! delegate {
-    ($self:ident, $repo:ident => $call:expr) => {
-        match &$self.backend {
-            Backend::Postgres($repo) => $call,
-            Backend::Sqlite($repo) => $call,
-        }
-    };
-}
-
-impl PersistedEventRepository for Repo {
-    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let events = delegate!(self, r => r.get_events::<A>(aggregate_id).await)?;
-        self.opened(events).await
-    }
-
-    async fn get_last_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-        last_sequence: usize,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let events = delegate!(self, r => r.get_last_events::<A>(aggregate_id, last_sequence).await)?;
-        self.opened(events).await
-    }
-
-    async fn get_snapshot<A: Aggregate>(&self, aggregate_id: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        delegate!(self, r => r.get_snapshot::<A>(aggregate_id).await)
-    }
-
-    async fn persist<A: Aggregate>(
-        &self,
-        events: &[SerializedEvent],
-        snapshot_update: Option<(String, Value, usize)>,
-    ) -> Result<(), PersistenceError> {
-        // An aggregate's state holds personal values in clear; a snapshot would store them so.
-        if snapshot_update.is_some() {
-            return Err(PersistenceError::UnknownError("snapshots are off: they would keep personal data in clear".into()));
-        }
-        let mut sealed = events.to_vec();
-        for event in &mut sealed {
-            self.personal.seal_event(&self.db, event).await.map_err(storage)?;
-        }
-        if let (Db::Postgres { system, .. }, [event]) = (&self.db, sealed.as_slice()) {
-            return insert_one::<A>(system, event).await;
-        }
-        delegate!(self, r => r.persist::<A>(&sealed, None).await)
-    }
-
-    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
-        Self::stream_of(self.get_events::<A>(aggregate_id).await?).await
-    }
-
-    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        let mut tx = self.db.begin_read().await.map_err(|e| storage(e.into()))?;
-        let rows: Vec<StoredEvent> = tx
-            .fetch_all(
-                "SELECT CAST(0 AS BIGINT) AS txid, position, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                        payload, metadata
-                   FROM events WHERE aggregate_type = $1 ORDER BY position",
-                crate::args![A::TYPE],
-            )
-            .await
-            .map_err(|e| storage(e.into()))?;
-        tx.commit().await.map_err(|e| storage(e.into()))?;
-        let events = rows
-            .into_iter()
-            .map(|e| SerializedEvent {
-                aggregate_id: e.aggregate_id,
-                sequence: e.sequence as usize,
-                aggregate_type: e.aggregate_type,
-                event_type: e.event_type,
-                event_version: e.event_version,
-                payload: e.payload,
-                metadata: e.metadata,
-            })
-            .collect();
-        Self::stream_of(self.opened(events).await?).await
-    }
 }

@@ -82,15 +82,12 @@ pub async fn page(
 }
 
 pub async fn get(db: &Db, scope: &TenantScope, user_id: &str) -> Result<Option<UserRow>, DbError> {
-    let mut tx = scoped(db, scope).await?;
-    let row = tx
-        .fetch_optional(
-            &format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2"),
-            args![scope.tenant_id().to_string(), user_id],
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(row)
+    // One statement, as `by_upn`: every user mutation reads its user back.
+    let sql = match db.backend() {
+        Backend::Postgres => format!("SELECT {COLUMNS} FROM user_by_id($1, $2)"),
+        Backend::Sqlite => format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2"),
+    };
+    db.read_confined_optional(&sql, args![scope.tenant_id().to_string(), user_id]).await
 }
 
 pub async fn by_upn(db: &Db, scope: &TenantScope, upn: &str) -> Result<Option<UserRow>, DbError> {

@@ -17,9 +17,10 @@ async fn a_query_without_tenant_filter_sees_one_tenant() {
     let app = spawn_app(Backend::Postgres).await;
     let (a_id, a) = app.tenant_with_admin("A").await;
     let (_, b) = app.tenant_with_admin("B").await;
+    let mut user_ids = Vec::new();
     for (key, domain) in [(&a, "a.com"), (&b, "b.com")] {
         app.verified_domain(key, domain).await;
-        app.create_user(key, &format!("someone@{domain}")).await;
+        user_ids.push(app.create_user(key, &format!("someone@{domain}")).await);
         app.ok(key, "mutation { createGroup(displayName: \"g\") { id } }", json!({})).await;
     }
     let db = app.app.db();
@@ -51,6 +52,12 @@ async fn a_query_without_tenant_filter_sees_one_tenant() {
     let across: Vec<Row> =
         sqlx::query_as("SELECT tenant_id FROM user_by_upn($1, 'someone@b.com')").bind(&a_id).fetch_all(&single).await.unwrap();
     assert!(across.is_empty(), "tenant A's lookup does not find tenant B's user");
+    // Likewise the read-back of a user by id (every user mutation's).
+    for (user_id, expected) in [(&user_ids[0], 1), (&user_ids[1], 0)] {
+        let found: Vec<Row> =
+            sqlx::query_as("SELECT tenant_id FROM user_by_id($1, $2)").bind(&a_id).bind(user_id).fetch_all(&single).await.unwrap();
+        assert_eq!(found.len(), expected, "tenant A's id lookup sees only tenant A's user");
+    }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&single).await.unwrap();
     assert_eq!(count, 0, "the tenant setting did not outlive the lookup");
     single.close().await;
