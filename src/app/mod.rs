@@ -41,7 +41,7 @@ pub use users::{NewUser, ProfileInput};
 
 use crate::crypto::Crypto;
 use crate::db::Db;
-use crate::eventstore::{Committed, EventMetadata, EventStore, Histories, Loaded, StoreError, Stored};
+use crate::eventstore::{Committed, EventMetadata, EventStore, Histories, Loaded, RequestOrigin, StoreError, Stored};
 use crate::projections::ProjectorHandle;
 
 /// The application: the write side plus what use cases need around it.
@@ -146,10 +146,9 @@ impl Tessera {
         A::Command: Clone,
     {
         let metadata = ctx.metadata(tenant);
-        let (committed, state) = self.execute_settled::<A>(&metadata, id, loaded, command).await?;
-        if committed.events > 0 {
-            self.record_origin(ctx, tenant).await;
-        }
+        let origin = Self::origin_to_record(ctx, tenant);
+        let (committed, state) = self.execute_settled::<A>(&metadata, id, loaded, command, origin.as_ref()).await?;
+        self.record_origin(ctx, tenant, committed).await;
         Ok((committed, state))
     }
 
@@ -164,7 +163,7 @@ impl Tessera {
     where
         A::Command: Clone,
     {
-        Ok(self.execute_settled::<A>(metadata, id, None, command).await?.0)
+        Ok(self.execute_settled::<A>(metadata, id, None, command, None).await?.0)
     }
 
     async fn execute_settled<A: Stored>(
@@ -173,12 +172,13 @@ impl Tessera {
         id: &str,
         loaded: Option<Loaded<A>>,
         command: A::Command,
+        origin: Option<&RequestOrigin>,
     ) -> Result<(Committed, Loaded<A>), AppError>
     where
         A::Command: Clone,
     {
         let started = std::time::Instant::now();
-        let result = self.store.execute_on::<A>(id, loaded, command, metadata, true).await.map_err(AppError::from);
+        let result = self.store.execute_on::<A>(id, loaded, command, metadata, true, origin).await.map_err(AppError::from);
         crate::observability::record_command(A::TYPE, result.is_ok(), started.elapsed());
         let (committed, state) = result?;
         self.settle(A::TYPE, committed).await;

@@ -2,7 +2,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{EventUpcaster, PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope};
 
-use super::{Checkpoint, EventMetadata, PersonalData, Repo};
+use super::{Checkpoint, EventMetadata, PersonalData, Repo, RequestOrigin};
 use crate::db::{Db, DbError};
 use crate::domain::DomainError;
 
@@ -38,6 +38,8 @@ impl From<AggregateError<DomainError>> for StoreError {
 pub struct Committed {
     pub checkpoint: Checkpoint,
     pub events: usize,
+    /// Whether the append recorded the request's origin too (see `execute_on`).
+    pub origin_recorded: bool,
 }
 
 /// An aggregate the event store keeps (every one of the domain's: they decide with no services
@@ -129,14 +131,15 @@ impl EventStore {
     where
         A::Command: Clone,
     {
-        Ok(self.execute_on::<A>(aggregate_id, None, command, metadata, true).await?.0)
+        Ok(self.execute_on::<A>(aggregate_id, None, command, metadata, true, None).await?.0)
     }
 
     /// `execute`, deciding first on `loaded` when given (read together with other aggregates by
     /// `load_many`, or a new aggregate) instead of reading the history again. Returns the
     /// aggregate as the command left it too. Without `position`, the committed checkpoint is
     /// left at its default where finding it would cost a look-up (for callers that never wait
-    /// for the projections).
+    /// for the projections). `origin` is recorded with the events where the store can do that in
+    /// the same statement (`Committed::origin_recorded` says whether it did).
     pub async fn execute_on<A: Stored>(
         &self,
         aggregate_id: &str,
@@ -144,6 +147,7 @@ impl EventStore {
         command: A::Command,
         metadata: &EventMetadata,
         position: bool,
+        origin: Option<&RequestOrigin>,
     ) -> Result<(Committed, Loaded<A>), StoreError>
     where
         A::Command: Clone,
@@ -160,8 +164,9 @@ impl EventStore {
             if events.is_empty() {
                 return Ok((Committed::default(), Loaded { state, sequence }));
             }
-            match self.append::<A>(aggregate_id, sequence, &events, metadata).await {
+            match self.append::<A>(aggregate_id, sequence, &events, metadata, origin).await {
                 Ok(checkpoint) => {
+                    let origin_recorded = origin.is_some() && checkpoint.is_some();
                     let count = events.len();
                     let checkpoint = match checkpoint {
                         Some(checkpoint) => checkpoint,
@@ -169,7 +174,7 @@ impl EventStore {
                         None => Checkpoint::default(),
                     };
                     events.into_iter().for_each(|event| state.apply(event));
-                    return Ok((Committed { checkpoint, events: count }, Loaded { state, sequence: sequence + count }));
+                    return Ok((Committed { checkpoint, events: count, origin_recorded }, Loaded { state, sequence: sequence + count }));
                 }
                 Err(StoreError::Conflict(_)) if attempt < MAX_ATTEMPTS => {
                     // A stale guess is simply re-decided on the stored history; a race lost on
@@ -199,7 +204,7 @@ impl EventStore {
     where
         A::Command: Clone,
     {
-        let (committed, _) = self.execute_on::<A>(aggregate_id, Some(Loaded::new_aggregate()), command, metadata, false).await?;
+        let (committed, _) = self.execute_on::<A>(aggregate_id, Some(Loaded::new_aggregate()), command, metadata, false, None).await?;
         Ok(committed.events)
     }
 
@@ -223,6 +228,7 @@ impl EventStore {
         sequence: usize,
         events: &[A::Event],
         metadata: &EventMetadata,
+        origin: Option<&RequestOrigin>,
     ) -> Result<Option<Checkpoint>, StoreError> {
         let metadata = serde_json::to_value(metadata.to_map()).map_err(|e| StoreError::Storage(e.to_string()))?;
         let serialized = events
@@ -240,7 +246,7 @@ impl EventStore {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.repo.append::<A>(&serialized).await.map_err(|e| match e {
+        self.repo.append::<A>(&serialized, origin).await.map_err(|e| match e {
             PersistenceError::OptimisticLockError => StoreError::Conflict(A::TYPE),
             other => persistence(other),
         })

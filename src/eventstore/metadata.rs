@@ -49,3 +49,15 @@ impl EventMetadata {
         map
     }
 }
+
+/// Where the request that issued a command came from, for `request_origins` (one row per
+/// request and tenant; never in the events, see `EventMetadata`).
+#[derive(Debug, Clone)]
+pub struct RequestOrigin {
+    /// The tenant's id, or '' for a command outside any tenant.
+    pub tenant_id: String,
+    pub request_id: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}

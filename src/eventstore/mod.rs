@@ -12,7 +12,7 @@ mod upcast;
 pub use executor::{Committed, EventStore, Histories, Loaded, StoreError, Stored};
 pub(crate) use global::tenant_in;
 pub use global::{Checkpoint, Decoded, KnownMetadata, RawEvent, StoredEvent, read_after, read_raw_after};
-pub use metadata::EventMetadata;
+pub use metadata::{EventMetadata, RequestOrigin};
 pub use personal::{Openers, PersonalData, PersonalError, WrappedKeys};
 pub use repo::Repo;
 pub use upcast::{is_current, upcast_payload, upcast_ref, upcasters};

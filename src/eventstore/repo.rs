@@ -4,8 +4,8 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 
-use super::Checkpoint;
 use super::personal::{PersonalData, PersonalError};
+use super::{Checkpoint, RequestOrigin};
 use crate::db::Db;
 
 macro_rules! delegate {
@@ -47,14 +47,19 @@ impl Repo {
     }
 
     /// Seals the events' personal values and appends them. Where the store hands back the last
-    /// event's place in the global stream with the write (one event on PostgreSQL), so does this.
-    pub async fn append<A: Aggregate>(&self, events: &[SerializedEvent]) -> Result<Option<Checkpoint>, PersistenceError> {
+    /// event's place in the global stream with the write (one event on PostgreSQL), so does
+    /// this, and records `origin` in the same statement; otherwise `None`, origin not recorded.
+    pub async fn append<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        origin: Option<&RequestOrigin>,
+    ) -> Result<Option<Checkpoint>, PersistenceError> {
         let mut sealed = events.to_vec();
         for event in &mut sealed {
             self.personal.seal_event(&self.db, event).await.map_err(storage)?;
         }
         if let (Db::Postgres { system, .. }, [event]) = (&self.db, sealed.as_slice()) {
-            return insert_one::<A>(system, event).await.map(Some);
+            return insert_one::<A>(system, event, origin).await.map(Some);
         }
         delegate!(self, r => r.persist::<A>(&sealed, None).await)?;
         Ok(None)
@@ -98,25 +103,37 @@ impl Repo {
 
 /// One event on PostgreSQL, as postgres-es writes it but in the statement's own implicit
 /// transaction: one round trip instead of BEGIN, INSERT, COMMIT, and its place in the global
-/// stream comes back with it (no look-up after). Most commands (and every sign-in) append a
-/// single event. The unique (aggregate, sequence) key still refuses a lost race, which the
-/// executor turns into a retry on fresh state.
-async fn insert_one<A: Aggregate>(pool: &sqlx::PgPool, event: &SerializedEvent) -> Result<Checkpoint, PersistenceError> {
-    sqlx::query_as::<_, Checkpoint>(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+/// stream comes back with it (no look-up after). With `origin`, the request's origin is
+/// recorded by the same statement (atomically with the event). Most commands (and every
+/// sign-in) append a single event. The unique (aggregate, sequence) key still refuses a lost
+/// race, which the executor turns into a retry on fresh state.
+async fn insert_one<A: Aggregate>(
+    pool: &sqlx::PgPool,
+    event: &SerializedEvent,
+    origin: Option<&RequestOrigin>,
+) -> Result<Checkpoint, PersistenceError> {
+    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING txid::text::bigint AS txid, position",
-    )
-    .bind(A::TYPE)
-    .bind(event.aggregate_id.as_str())
-    .bind(event.sequence as i32)
-    .bind(&event.event_type)
-    .bind(&event.event_version)
-    .bind(&event.payload)
-    .bind(&event.metadata)
-    .fetch_one(pool)
-    .await
-    .map_err(|err| match &err {
+         RETURNING txid::text::bigint AS txid, position";
+    const WITH_ORIGIN: &str = "WITH origin AS (
+             INSERT INTO request_origins (tenant_id, request_id, client_ip, user_agent, recorded_at)
+             VALUES ($8, $9, $10, $11, $12) ON CONFLICT (tenant_id, request_id) DO NOTHING)
+         INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING txid::text::bigint AS txid, position";
+    let query = sqlx::query_as::<_, Checkpoint>(if origin.is_some() { WITH_ORIGIN } else { INSERT })
+        .bind(A::TYPE)
+        .bind(event.aggregate_id.as_str())
+        .bind(event.sequence as i32)
+        .bind(&event.event_type)
+        .bind(&event.event_version)
+        .bind(&event.payload)
+        .bind(&event.metadata);
+    let query = match origin {
+        Some(o) => query.bind(&o.tenant_id).bind(&o.request_id).bind(&o.client_ip).bind(&o.user_agent).bind(o.recorded_at),
+        None => query,
+    };
+    query.fetch_one(pool).await.map_err(|err| match &err {
         sqlx::Error::Database(e) if e.code().as_deref() == Some("23505") => PersistenceError::OptimisticLockError,
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => PersistenceError::ConnectionError(Box::new(err)),
         _ => PersistenceError::UnknownError(Box::new(err)),

@@ -169,6 +169,29 @@ async fn assigned(tx: &mut Tx, tenant: &str, user: &str) -> Result<bool, Project
     Ok(row.is_some_and(|r| r.assigned))
 }
 
+/// `assigned` and `tenant_state` in one statement (a user event reaching Microsoft 365 needs
+/// both).
+async fn assigned_and_tenant(tx: &mut Tx, tenant: &str, user: &str) -> Result<(bool, TenantState), ProjectionError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        assigned: bool,
+        #[sqlx(flatten)]
+        tenant: TenantState,
+    }
+    let row: Option<Row> = tx
+        .fetch_optional(
+            "SELECT COALESCE((SELECT assigned FROM outbox_users WHERE tenant_id = $1 AND user_id = $2), FALSE) AS assigned,
+                    COALESCE(t.connected, FALSE) AS connected,
+                    COALESCE(t.deprovision_action, 'BLOCK_SIGN_IN') AS deprovision_action,
+                    COALESCE(CAST(t.delete_grace_hours AS BIGINT), $3) AS delete_grace_hours
+               FROM (SELECT 1 AS one) o LEFT JOIN outbox_tenants t ON t.tenant_id = $1",
+            args![tenant, user, DEFAULT_GRACE_HOURS],
+        )
+        .await?;
+    let row = row.ok_or_else(|| ProjectionError::Decode { position: 0, event_type: "outbox".into(), message: "no row".into() })?;
+    Ok((row.assigned, row.tenant))
+}
+
 async fn set_assigned(tx: &mut Tx, tenant: &str, user: &str, value: bool) -> Result<(), ProjectionError> {
     tx.execute(
         "INSERT INTO outbox_users (tenant_id, user_id, assigned) VALUES ($1, $2, $3)
@@ -216,8 +239,7 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
         | UserEvent::LicenseRevoked { .. } => {}
         _ => return Ok(()),
     }
-    let was_assigned = assigned(tx, &tenant, &user).await?;
-    let state = tenant_state(tx, &tenant).await?;
+    let (was_assigned, state) = assigned_and_tenant(tx, &tenant, &user).await?;
     let mut derive = Derive { event, tenant: tenant.clone(), user: user.clone(), at, made: 0 };
     match user_event {
         UserEvent::UserAssigned => {

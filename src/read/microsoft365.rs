@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::scoped;
 use crate::app::TenantScope;
 use crate::args;
-use crate::db::{Db, DbError};
+use crate::db::{Backend, Db, DbError};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ConnectionRow {
@@ -78,13 +78,10 @@ pub async fn skus(db: &Db, scope: &TenantScope) -> Result<Vec<SkuRow>, DbError> 
 }
 
 pub async fn sku(db: &Db, scope: &TenantScope, sku_id: &str) -> Result<Option<SkuRow>, DbError> {
-    let mut tx = scoped(db, scope).await?;
-    let row = tx
-        .fetch_optional(
-            "SELECT * FROM microsoft365_skus WHERE tenant_id = $1 AND sku_id = $2",
-            args![scope.tenant_id().to_string(), sku_id.to_ascii_lowercase()],
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(row)
+    // One statement (grantLicense's check), as `users::by_upn`.
+    let sql = match db.backend() {
+        Backend::Postgres => "SELECT * FROM microsoft365_sku($1, $2)",
+        Backend::Sqlite => "SELECT * FROM microsoft365_skus WHERE tenant_id = $1 AND sku_id = $2",
+    };
+    db.read_confined_optional(sql, args![scope.tenant_id().to_string(), sku_id.to_ascii_lowercase()]).await
 }

@@ -16,7 +16,7 @@ struct Row {
 async fn a_query_without_tenant_filter_sees_one_tenant() {
     let app = spawn_app(Backend::Postgres).await;
     let (a_id, a) = app.tenant_with_admin("A").await;
-    let (_, b) = app.tenant_with_admin("B").await;
+    let (b_id, b) = app.tenant_with_admin("B").await;
     let mut user_ids = Vec::new();
     for (key, domain) in [(&a, "a.com"), (&b, "b.com")] {
         app.verified_domain(key, domain).await;
@@ -57,6 +57,18 @@ async fn a_query_without_tenant_filter_sees_one_tenant() {
         let found: Vec<Row> =
             sqlx::query_as("SELECT tenant_id FROM user_by_id($1, $2)").bind(&a_id).bind(user_id).fetch_all(&single).await.unwrap();
         assert_eq!(found.len(), expected, "tenant A's id lookup sees only tenant A's user");
+    }
+    // And grantLicense's look-up of a subscribed SKU.
+    let Db::Postgres { system, .. } = db else { unreachable!() };
+    sqlx::query("INSERT INTO microsoft365_skus VALUES ($1, 'sku-b', 'ENTERPRISEPACK', 10, 1, now())")
+        .bind(&b_id)
+        .execute(system)
+        .await
+        .unwrap();
+    for (tenant, expected) in [(&a_id, 0), (&b_id, 1)] {
+        let found: Vec<Row> =
+            sqlx::query_as("SELECT tenant_id FROM microsoft365_sku($1, 'sku-b')").bind(tenant).fetch_all(&single).await.unwrap();
+        assert_eq!(found.len(), expected, "a tenant's SKU look-up sees only its own SKUs");
     }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&single).await.unwrap();
     assert_eq!(count, 0, "the tenant setting did not outlive the lookup");

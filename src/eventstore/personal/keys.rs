@@ -4,7 +4,7 @@
 use chrono::Utc;
 
 use crate::args;
-use crate::db::{Arg, DbError, Tx};
+use crate::db::{Arg, Db, DbError, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyRow {
@@ -61,6 +61,26 @@ pub async fn of_subject(tx: &mut Tx, tenant: &str, subject: &str) -> Result<Opti
         args![tenant, subject],
     )
     .await
+}
+
+/// PostgreSQL: the subject's key as `of_subject` finds it, or else the given one, inserted; one
+/// statement in its own transaction (racing writers may both insert: `of_subject` takes the
+/// oldest, as for two transactions).
+pub async fn of_subject_or_insert(db: &Db, tenant: &str, key_id: &str, subject: &str, wrapped_key: &str) -> Result<KeyRow, DbError> {
+    let row: Option<KeyRow> = db
+        .read_optional(
+            "WITH existing AS (
+                 SELECT key_id, wrapped_key FROM personal_data_keys
+                  WHERE tenant_id = $1 AND subject = $3 ORDER BY created_at, key_id LIMIT 1),
+             inserted AS (
+                 INSERT INTO personal_data_keys (tenant_id, key_id, subject, wrapped_key, created_at)
+                 SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM existing)
+                 RETURNING key_id, wrapped_key)
+             SELECT key_id, wrapped_key FROM existing UNION ALL SELECT key_id, wrapped_key FROM inserted",
+            args![tenant, key_id, subject, wrapped_key, Utc::now()],
+        )
+        .await?;
+    row.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))
 }
 
 pub async fn insert(tx: &mut Tx, tenant: &str, key_id: &str, subject: &str, wrapped_key: &str) -> Result<(), DbError> {
