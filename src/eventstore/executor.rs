@@ -266,3 +266,50 @@ impl EventStore {
         checkpoint.ok_or_else(|| StoreError::Storage("a committed event is missing from the store".into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::group::Group;
+
+    fn event(aggregate_id: &str, sequence: usize, event_type: &str, version: &str, payload: serde_json::Value) -> SerializedEvent {
+        SerializedEvent {
+            aggregate_id: aggregate_id.into(),
+            sequence,
+            aggregate_type: "Group".into(),
+            event_type: event_type.into(),
+            event_version: version.into(),
+            payload,
+            metadata: json!({}),
+        }
+    }
+
+    #[test]
+    fn histories_read_together_fold_each_aggregate_apart_and_upcast() {
+        let (tenant, a, b) =
+            ("01a20358-2767-7517-a3b8-6dd003b8923a", "01a20358-2767-7517-a3b8-6dd003b8923b", "01a20358-2767-7517-a3b8-6dd003b8923c");
+        let created = |group: &str, field: &str| json!({ "GroupCreated": { "tenant_id": tenant, "group_id": group, field: "Sales", "description": null } });
+        let upcasters = crate::eventstore::upcasters();
+        let mut histories = Histories {
+            events: vec![
+                // A pre-1.0 creation (its name field was `display_name`) and a current one.
+                event(&format!("{tenant}/{a}"), 1, "GroupCreated", "0.9", created(a, "display_name")),
+                event(&format!("{tenant}/{a}"), 2, "GroupRenamed", "1.0", json!({ "GroupRenamed": { "name": "Sales EMEA" } })),
+                event(&format!("{tenant}/{b}"), 1, "GroupCreated", "1.0", created(b, "name")),
+                event(&format!("{tenant}/{b}"), 2, "GroupDeleted", "1.0", json!("GroupDeleted")),
+            ],
+            upcasters: &upcasters,
+        };
+        let first = histories.take::<Group>(&format!("{tenant}/{a}")).unwrap();
+        assert_eq!((first.sequence, first.state.name.as_ref().map(|n| n.to_string())), (2, Some("Sales EMEA".to_owned())));
+        assert!(first.state.exists());
+        let second = histories.take::<Group>(&format!("{tenant}/{b}")).unwrap();
+        assert_eq!(second.sequence, 2);
+        assert!(!second.state.exists(), "deleted");
+        let none = histories.take::<Group>(&format!("{tenant}/{a}")).unwrap();
+        assert_eq!(none.sequence, 0, "each history is taken once");
+        assert!(!none.state.exists());
+    }
+}
