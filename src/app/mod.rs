@@ -148,7 +148,7 @@ impl Tessera {
         let metadata = ctx.metadata(tenant);
         let origin = Self::origin_to_record(ctx, tenant);
         let (committed, state) = self.execute_settled::<A>(&metadata, id, loaded, command, origin.as_ref()).await?;
-        self.record_origin(ctx, tenant, committed).await;
+        self.record_origin(ctx, committed, origin).await;
         Ok((committed, state))
     }
 

@@ -27,18 +27,16 @@ impl Tessera {
         })
     }
 
-    /// Records the request's origin once per request and tenant, where the command's append did
-    /// not already (it does for one event on PostgreSQL). A failure here is logged, not
-    /// returned: the command has already been committed.
-    pub(super) async fn record_origin(&self, ctx: &RequestContext, tenant: Option<TenantId>, committed: Committed) {
+    /// Records the request's origin (`origin_to_record`, taken before the command) once per
+    /// request and tenant, where the command's append did not already (it does for one event on
+    /// PostgreSQL). A failure here is logged, not returned: the command has already been
+    /// committed.
+    pub(super) async fn record_origin(&self, ctx: &RequestContext, committed: Committed, origin: Option<RequestOrigin>) {
         if committed.origin_recorded {
             ctx.origin_recorded.store(true, Ordering::Release);
             return;
         }
-        if committed.events == 0 {
-            return;
-        }
-        let Some(origin) = Self::origin_to_record(ctx, tenant) else { return };
+        let Some(origin) = origin.filter(|_| committed.events > 0) else { return };
         if ctx.origin_recorded.swap(true, Ordering::AcqRel) {
             return;
         }

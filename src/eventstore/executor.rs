@@ -84,7 +84,7 @@ impl Histories<'_> {
                     event = upcaster.upcast(event);
                 }
             }
-            let envelope = EventEnvelope::<A>::try_from(event).map_err(|e| StoreError::Storage(e.to_string()))?;
+            let envelope = EventEnvelope::<A>::try_from(event).map_err(persistence)?;
             loaded.sequence = envelope.sequence;
             loaded.state.apply(envelope.payload);
         }

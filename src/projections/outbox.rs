@@ -68,6 +68,11 @@ pub(super) struct TenantState {
 }
 
 impl TenantState {
+    /// A tenant the outbox has no row for: never connected, the default deprovision action.
+    pub fn unconnected() -> Self {
+        Self { connected: false, deprovision_action: "BLOCK_SIGN_IN".to_owned(), delete_grace_hours: DEFAULT_GRACE_HOURS }
+    }
+
     pub fn grace(&self) -> TimeDelta {
         TimeDelta::hours(self.delete_grace_hours)
     }
@@ -160,7 +165,7 @@ pub(super) async fn tenant_state(tx: &mut Tx, tenant: &str) -> Result<TenantStat
             args![tenant],
         )
         .await?;
-    Ok(row.unwrap_or(TenantState { connected: false, deprovision_action: "BLOCK_SIGN_IN".into(), delete_grace_hours: DEFAULT_GRACE_HOURS }))
+    Ok(row.unwrap_or_else(TenantState::unconnected))
 }
 
 async fn assigned(tx: &mut Tx, tenant: &str, user: &str) -> Result<bool, ProjectionError> {
@@ -174,22 +179,27 @@ async fn assigned(tx: &mut Tx, tenant: &str, user: &str) -> Result<bool, Project
 async fn assigned_and_tenant(tx: &mut Tx, tenant: &str, user: &str) -> Result<(bool, TenantState), ProjectionError> {
     #[derive(sqlx::FromRow)]
     struct Row {
-        assigned: bool,
-        #[sqlx(flatten)]
-        tenant: TenantState,
+        assigned: Option<bool>,
+        connected: Option<bool>,
+        deprovision_action: Option<String>,
+        delete_grace_hours: Option<i64>,
     }
     let row: Option<Row> = tx
         .fetch_optional(
-            "SELECT COALESCE((SELECT assigned FROM outbox_users WHERE tenant_id = $1 AND user_id = $2), FALSE) AS assigned,
-                    COALESCE(t.connected, FALSE) AS connected,
-                    COALESCE(t.deprovision_action, 'BLOCK_SIGN_IN') AS deprovision_action,
-                    COALESCE(CAST(t.delete_grace_hours AS BIGINT), $3) AS delete_grace_hours
+            "SELECT (SELECT assigned FROM outbox_users WHERE tenant_id = $1 AND user_id = $2) AS assigned,
+                    t.connected, t.deprovision_action, CAST(t.delete_grace_hours AS BIGINT) AS delete_grace_hours
                FROM (SELECT 1 AS one) o LEFT JOIN outbox_tenants t ON t.tenant_id = $1",
-            args![tenant, user, DEFAULT_GRACE_HOURS],
+            args![tenant, user],
         )
         .await?;
-    let row = row.ok_or_else(|| ProjectionError::Decode { position: 0, event_type: "outbox".into(), message: "no row".into() })?;
-    Ok((row.assigned, row.tenant))
+    let Some(row) = row else { return Ok((false, TenantState::unconnected())) };
+    let state = match (row.connected, row.deprovision_action, row.delete_grace_hours) {
+        (Some(connected), Some(deprovision_action), Some(delete_grace_hours)) => {
+            TenantState { connected, deprovision_action, delete_grace_hours }
+        }
+        _ => TenantState::unconnected(),
+    };
+    Ok((row.assigned.unwrap_or(false), state))
 }
 
 async fn set_assigned(tx: &mut Tx, tenant: &str, user: &str, value: bool) -> Result<(), ProjectionError> {

@@ -4,7 +4,7 @@
 use chrono::Utc;
 
 use crate::args;
-use crate::db::{Arg, Db, DbError, Tx};
+use crate::db::{Arg, Backend, Db, DbError, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyRow {
@@ -55,7 +55,7 @@ async fn where_in(tx: &mut Tx, tenant: &str, column: &str, values: &[String]) ->
 }
 
 /// The subject's key (the oldest, should racing writers have made two).
-pub async fn of_subject(tx: &mut Tx, tenant: &str, subject: &str) -> Result<Option<KeyRow>, DbError> {
+async fn of_subject(tx: &mut Tx, tenant: &str, subject: &str) -> Result<Option<KeyRow>, DbError> {
     tx.fetch_optional(
         "SELECT key_id, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND subject = $2 ORDER BY created_at, key_id LIMIT 1",
         args![tenant, subject],
@@ -63,10 +63,22 @@ pub async fn of_subject(tx: &mut Tx, tenant: &str, subject: &str) -> Result<Opti
     .await
 }
 
-/// PostgreSQL: the subject's key as `of_subject` finds it, or else the given one, inserted; one
+/// The subject's key as `of_subject` finds it, or else the given one, inserted. On PostgreSQL one
 /// statement in its own transaction (racing writers may both insert: `of_subject` takes the
-/// oldest, as for two transactions).
+/// oldest, as for two transactions); on SQLite a write transaction (one writer at a time).
 pub async fn of_subject_or_insert(db: &Db, tenant: &str, key_id: &str, subject: &str, wrapped_key: &str) -> Result<KeyRow, DbError> {
+    if db.backend() == Backend::Sqlite {
+        let mut tx = db.begin_system().await?;
+        let row = match of_subject(&mut tx, tenant, subject).await? {
+            Some(row) => row,
+            None => {
+                insert(&mut tx, tenant, key_id, subject, wrapped_key).await?;
+                KeyRow { key_id: key_id.to_owned(), wrapped_key: wrapped_key.to_owned() }
+            }
+        };
+        tx.commit().await?;
+        return Ok(row);
+    }
     let row: Option<KeyRow> = db
         .read_optional(
             "WITH existing AS (
@@ -83,7 +95,7 @@ pub async fn of_subject_or_insert(db: &Db, tenant: &str, key_id: &str, subject: 
     row.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))
 }
 
-pub async fn insert(tx: &mut Tx, tenant: &str, key_id: &str, subject: &str, wrapped_key: &str) -> Result<(), DbError> {
+async fn insert(tx: &mut Tx, tenant: &str, key_id: &str, subject: &str, wrapped_key: &str) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO personal_data_keys (tenant_id, key_id, subject, wrapped_key, created_at) VALUES ($1, $2, $3, $4, $5)",
         args![tenant, key_id, subject, wrapped_key, Utc::now()],

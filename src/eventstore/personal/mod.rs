@@ -24,7 +24,7 @@ use serde_json::Value;
 use self::envelope::{Sealed, SealedRef};
 use super::{StoredEvent, tenant_in};
 use crate::crypto::{Crypto, CryptoError, DataKey, keyed_hash};
-use crate::db::{Backend, Db, DbError, Tx};
+use crate::db::{Db, DbError, Tx};
 use crate::domain::values::{Pseudonym, TenantId};
 
 #[derive(Debug, thiserror::Error)]
@@ -126,36 +126,15 @@ impl PersonalData {
         if let Some(found) = self.inner.by_subject.lock().ok().and_then(|mut c| c.get(&cache_key)) {
             return Ok(found);
         }
-        let found = match db.backend() {
-            // One statement: the subject's key, or a new one inserted (a new user's first event).
-            Backend::Postgres => {
-                let key_id = uuid::Uuid::now_v7().to_string();
-                let key = DataKey::generate();
-                let wrapped = key.wrap(&self.inner.crypto, &key_context(tenant, &key_id));
-                let row = keys::of_subject_or_insert(db, tenant, &key_id, subject, &wrapped).await?;
-                if row.key_id == key_id {
-                    (key_id, key)
-                } else {
-                    (row.key_id.clone(), DataKey::unwrap(&self.inner.crypto, &key_context(tenant, &row.key_id), &row.wrapped_key)?)
-                }
-            }
-            Backend::Sqlite => {
-                let mut tx = db.begin_system().await?;
-                let found = match keys::of_subject(&mut tx, tenant, subject).await? {
-                    Some(row) => {
-                        (row.key_id.clone(), DataKey::unwrap(&self.inner.crypto, &key_context(tenant, &row.key_id), &row.wrapped_key)?)
-                    }
-                    None => {
-                        let key_id = uuid::Uuid::now_v7().to_string();
-                        let key = DataKey::generate();
-                        keys::insert(&mut tx, tenant, &key_id, subject, &key.wrap(&self.inner.crypto, &key_context(tenant, &key_id)))
-                            .await?;
-                        (key_id, key)
-                    }
-                };
-                tx.commit().await?;
-                found
-            }
+        // A new key, kept only if the subject has none yet (a new user's first event).
+        let key_id = uuid::Uuid::now_v7().to_string();
+        let key = DataKey::generate();
+        let wrapped = key.wrap(&self.inner.crypto, &key_context(tenant, &key_id));
+        let row = keys::of_subject_or_insert(db, tenant, &key_id, subject, &wrapped).await?;
+        let found = if row.key_id == key_id {
+            (key_id, key)
+        } else {
+            (row.key_id.clone(), DataKey::unwrap(&self.inner.crypto, &key_context(tenant, &row.key_id), &row.wrapped_key)?)
         };
         if let Ok(mut cache) = self.inner.by_subject.lock() {
             cache.put(cache_key.clone(), found.clone());

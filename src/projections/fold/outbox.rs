@@ -24,7 +24,7 @@ use crate::projections::outbox::{DEFAULT_GRACE_HOURS, TenantState, action_text, 
 use crate::projections::{ProjectionError, decode, local_id, tenant_of};
 
 fn new_tenant(connected: bool) -> TenantState {
-    TenantState { connected, deprovision_action: "BLOCK_SIGN_IN".to_owned(), delete_grace_hours: DEFAULT_GRACE_HOURS }
+    TenantState { connected, ..TenantState::unconnected() }
 }
 
 #[derive(Default)]
