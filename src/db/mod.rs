@@ -5,6 +5,7 @@
 mod args;
 mod bulk;
 mod dynamic;
+mod keys;
 mod tx;
 
 use std::str::FromStr;
@@ -15,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Executor, PgPool, SqlitePool};
 
 pub use args::Arg;
+pub use keys::key_list;
 pub use tx::{Row, Tx};
 
 use crate::domain::values::TenantId;

@@ -1,8 +1,10 @@
+use std::collections::{BTreeMap, BTreeSet};
+
 use cqrs_es::Aggregate;
 
-use super::{FORGOTTEN, Projection, ProjectionError, decode, local_id, tenant_of};
-use crate::args;
-use crate::db::Tx;
+use super::fold::{Fold as _, Key, StoredUser, USER_COLUMNS, UsersFold, replace_columns, upsert_rows};
+use super::{FORGOTTEN, Projection, ProjectionError, decode_ref, local_id, tenant_of};
+use crate::db::{Arg, Tx, key_list};
 use crate::domain::Personal;
 use crate::domain::user::{User, UserEvent, UserProfile};
 use crate::eventstore::StoredEvent;
@@ -32,107 +34,91 @@ impl Projection for UsersProjection {
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
-        if event.aggregate_type != User::TYPE {
+        self.apply_batch(tx, &[event]).await
+    }
+
+    /// The batch folded in memory by the rebuild's own reducer (`fold::UsersFold`), starting
+    /// from the stored rows of the users it touches, then written back: a few statements per
+    /// batch instead of one or two per event.
+    async fn apply_batch(&self, tx: &mut Tx, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        let events: Vec<&StoredEvent> = events.iter().copied().filter(|e| e.aggregate_type == User::TYPE).collect();
+        if events.is_empty() {
             return Ok(());
         }
-        let tenant = tenant_of(event)?;
-        let user = local_id(event).to_owned();
-        let at = event.occurred_at();
-        let set = |column: &'static str| format!("UPDATE users SET {column} = $1, updated_at = $2 WHERE tenant_id = $3 AND user_id = $4");
-        match decode::<UserEvent>(event)? {
-            UserEvent::UserCreated { upn, immutable_id, profile, usage_location, .. } => {
-                let forgotten = upn.is_forgotten() || profile.is_forgotten();
-                let (upn, domain) = upn
-                    .into_value()
-                    .map_or_else(|| (FORGOTTEN.to_owned(), FORGOTTEN.to_owned()), |u| (u.to_string(), u.domain().to_string()));
-                let p = Columns::of(profile);
-                tx.execute(
-                    "INSERT INTO users (tenant_id, user_id, upn, domain, immutable_id, display_name, given_name, surname, mail,
-                                        status, assigned, usage_location, password_set, forgotten, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ACTIVE', false, $10, false, $11, $12, $13)",
-                    args![
-                        tenant,
-                        user,
-                        upn,
-                        domain,
-                        immutable_id.to_string(),
-                        p.display_name,
-                        p.given_name,
-                        p.surname,
-                        p.mail,
-                        usage_location.map(String::from),
-                        forgotten,
-                        at,
-                        at,
-                    ],
-                )
-                .await?;
+        // A user whose first event here creates it has no row to read.
+        let mut touched: BTreeSet<Key> = BTreeSet::new();
+        let mut stored: BTreeSet<Key> = BTreeSet::new();
+        for event in &events {
+            let key = (tenant_of(event)?, local_id(event).to_owned());
+            if touched.insert(key.clone()) && event.event_type != "UserCreated" {
+                stored.insert(key);
             }
-            UserEvent::UserProfileUpdated { profile } => {
-                let forgotten = profile.is_forgotten();
-                let p = Columns::of(profile);
-                tx.execute(
-                    "UPDATE users SET display_name = $1, given_name = $2, surname = $3, mail = $4, forgotten = (forgotten OR $5), updated_at = $6
-                      WHERE tenant_id = $7 AND user_id = $8",
-                    args![p.display_name, p.given_name, p.surname, p.mail, forgotten, at, tenant, user],
-                )
-                .await?;
+        }
+        let rows: Vec<StoredUser> = if stored.is_empty() {
+            Vec::new()
+        } else {
+            let sql = format!("SELECT {} FROM users WHERE {}", USER_COLUMNS.join(", "), tx.in_keys(&["tenant_id", "user_id"], 1));
+            tx.fetch_all(&sql, &[key_list(stored.iter().map(|(t, u)| [t.as_str(), u.as_str()]))]).await?
+        };
+        let mut fold = UsersFold::from_stored(rows);
+        let mut licenses = Licenses::default();
+        for event in &events {
+            fold.apply(event)?;
+            licenses.apply(event)?;
+        }
+        let gone: Vec<&Key> = touched.iter().filter(|k| !fold.holds(k)).collect();
+        if !gone.is_empty() {
+            let keys = [key_list(gone.iter().map(|(t, u)| [t.as_str(), u.as_str()]))];
+            let sql = |table: &str| format!("DELETE FROM {table} WHERE {}", tx.in_keys(&["tenant_id", "user_id"], 1));
+            let (licenses_sql, users_sql) = (sql("user_licenses"), sql("users"));
+            tx.execute(&licenses_sql, &keys).await?;
+            tx.execute(&users_sql, &keys).await?;
+        }
+        let tables = Box::new(fold).into_tables();
+        if let Some(users) = tables.into_iter().find(|t| t.table == "users") {
+            let key = ["tenant_id", "user_id"];
+            upsert_rows(tx, "users", USER_COLUMNS, &key, &replace_columns(USER_COLUMNS, &key), users.rows.collect()).await?;
+        }
+        licenses.write(tx, &gone).await
+    }
+}
+
+/// Licenses granted and revoked in a batch, the last word per (user, SKU). Written without
+/// reading them first: a grant inserts (or finds) its row, a revoke deletes it.
+#[derive(Default)]
+struct Licenses {
+    last: BTreeMap<(Key, String), bool>,
+}
+
+impl Licenses {
+    fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        if !matches!(event.event_type.as_str(), "LicenseGranted" | "LicenseRevoked") {
+            return Ok(());
+        }
+        let key = (tenant_of(event)?, local_id(event).to_owned());
+        match &*decode_ref::<UserEvent>(event)? {
+            UserEvent::LicenseGranted { sku_id } => self.last.insert((key, sku_id.to_string()), true),
+            UserEvent::LicenseRevoked { sku_id } => self.last.insert((key, sku_id.to_string()), false),
+            _ => None,
+        };
+        Ok(())
+    }
+
+    /// Users deleted in the batch (`gone`) lost every license with their row.
+    async fn write(self, tx: &mut Tx, gone: &[&Key]) -> Result<(), ProjectionError> {
+        let (mut granted, mut revoked) = (Vec::new(), Vec::new());
+        for ((key, sku), held) in self.last {
+            if gone.contains(&&key) {
+                continue;
             }
-            UserEvent::UserPasswordSet { .. } => {
-                tx.execute(&set("password_set"), args![true, at, tenant, user]).await?;
-            }
-            UserEvent::TotpEnrolled { .. } => {
-                tx.execute(&set("mfa_enrolled"), args![true, at, tenant, user]).await?;
-            }
-            UserEvent::TotpRemoved => {
-                tx.execute(&set("mfa_enrolled"), args![false, at, tenant, user]).await?;
-            }
-            UserEvent::RecoveryCodeUsed { .. } => {}
-            UserEvent::UserSuspended => {
-                tx.execute(&set("status"), args!["SUSPENDED", at, tenant, user]).await?;
-            }
-            UserEvent::UserReactivated => {
-                tx.execute(&set("status"), args!["ACTIVE", at, tenant, user]).await?;
-            }
-            UserEvent::UserDeleted => {
-                tx.execute("DELETE FROM user_licenses WHERE tenant_id = $1 AND user_id = $2", args![tenant.clone(), user.clone()]).await?;
-                tx.execute("DELETE FROM users WHERE tenant_id = $1 AND user_id = $2", args![tenant, user]).await?;
-            }
-            UserEvent::UserAssigned => {
-                tx.execute(&set("assigned"), args![true, at, tenant, user]).await?;
-            }
-            UserEvent::UserUnassigned => {
-                tx.execute(&set("assigned"), args![false, at, tenant, user]).await?;
-            }
-            UserEvent::UsageLocationSet { usage_location } => {
-                tx.execute(&set("usage_location"), args![String::from(usage_location), at, tenant, user]).await?;
-            }
-            UserEvent::LicenseGranted { sku_id } => {
-                tx.execute(
-                    "INSERT INTO user_licenses (tenant_id, user_id, sku_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    args![tenant.clone(), user.clone(), sku_id.to_string()],
-                )
-                .await?;
-                tx.execute("UPDATE users SET updated_at = $1 WHERE tenant_id = $2 AND user_id = $3", args![at, tenant, user]).await?;
-            }
-            UserEvent::UserForgotten { .. } => {
-                // A forgotten user was deleted first, so there is normally no row left; a row
-                // folded from an older point (time travel) shows what forgetting leaves.
-                tx.execute(
-                    "UPDATE users SET upn = $1, domain = $2, display_name = $3, given_name = NULL, surname = NULL, mail = NULL, forgotten = true
-                      WHERE tenant_id = $4 AND user_id = $5",
-                    args![FORGOTTEN, FORGOTTEN, FORGOTTEN, tenant, user],
-                )
-                .await?;
-            }
-            UserEvent::LicenseRevoked { sku_id } => {
-                tx.execute(
-                    "DELETE FROM user_licenses WHERE tenant_id = $1 AND user_id = $2 AND sku_id = $3",
-                    args![tenant.clone(), user.clone(), sku_id.to_string()],
-                )
-                .await?;
-                tx.execute("UPDATE users SET updated_at = $1 WHERE tenant_id = $2 AND user_id = $3", args![at, tenant, user]).await?;
-            }
+            let ((tenant, user), sku) = (key, sku);
+            if held { granted.push(vec![Arg::from(tenant), Arg::from(user), Arg::from(sku)]) } else { revoked.push([tenant, user, sku]) }
+        }
+        let columns = ["tenant_id", "user_id", "sku_id"];
+        upsert_rows(tx, "user_licenses", &columns, &columns, "DO NOTHING", granted).await?;
+        if !revoked.is_empty() {
+            let sql = format!("DELETE FROM user_licenses WHERE {}", tx.in_keys(&columns, 1));
+            tx.execute(&sql, &[key_list(revoked.iter().map(|[t, u, s]| [t.as_str(), u.as_str(), s.as_str()]))]).await?;
         }
         Ok(())
     }
@@ -150,10 +136,6 @@ pub(super) struct Columns {
 impl Columns {
     pub fn forgotten() -> Self {
         Self { display_name: FORGOTTEN.to_owned(), given_name: None, surname: None, mail: None }
-    }
-
-    pub fn of(profile: Personal<UserProfile>) -> Self {
-        Self::of_ref(&profile)
     }
 
     pub fn of_ref(profile: &Personal<UserProfile>) -> Self {

@@ -65,11 +65,18 @@ async fn indexes(db: &Db) -> Vec<String> {
     rows.into_iter().map(|r| r.definition).collect()
 }
 
+const SKU: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+const LICENSED: &str =
+    "mutation($u: ID!, $s: String!) { setUsageLocation(id: $u, usageLocation: \"GB\") { id } grantLicense(id: $u, skuId: $s) { id } }";
+
 async fn rebuild_gives_identical_read_models(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, admin) = app.tenant_with_admin("Contoso").await;
     app.seed_directory(&admin, 5).await;
+    // Licensed, then deleted: its licenses go with it (also when one batch holds all of it,
+    // as the catch-up below does).
     let deleted = app.create_user(&admin, "gone@contoso.com").await;
+    app.ok(&admin, LICENSED, json!({ "u": deleted, "s": SKU })).await;
     app.ok(&admin, "mutation($u: ID!) { deleteUser(id: $u) }", json!({ "u": deleted })).await;
     // Text that `COPY`'s format reserves (the offline rebuild loads PostgreSQL with it).
     let odd = app.create_user(&admin, "odd@contoso.com").await;
@@ -79,8 +86,18 @@ async fn rebuild_gives_identical_read_models(backend: Backend) {
         json!({ "u": odd, "n": r"Back\slash \N O'Brien" }),
     )
     .await;
+    // Granted and revoked again, and suspended.
+    app.ok(&admin, LICENSED, json!({ "u": odd, "s": SKU })).await;
+    app.ok(
+        &admin,
+        "mutation($u: ID!, $s: String!) { revokeLicense(id: $u, skuId: $s) { id } suspendUser(id: $u) { id } }",
+        json!({ "u": odd, "s": SKU }),
+    )
+    .await;
     let before = dump(app.app.db()).await;
     assert!(before.contains("u4@contoso.com"));
+    assert_eq!(before.matches(SKU).count(), 5, "the seeded users' licenses only: {before}");
+    assert!(before.contains("SUSPENDED"));
     assert!(before.contains(r#""Back\\slash \\N O'Brien""#), "{before}");
     let indexes_before = indexes(app.app.db()).await;
     assert!(indexes_before.iter().any(|i| i.contains("users_upn")), "{indexes_before:?}");

@@ -10,7 +10,7 @@ mod users;
 
 pub use groups::GroupsFold;
 pub use outbox::OutboxFold;
-pub use users::UsersFold;
+pub use users::{StoredUser, USER_COLUMNS, UsersFold};
 
 use super::ProjectionError;
 use crate::db::{Arg, Tx};
@@ -96,6 +96,45 @@ where
         }
     }
     Ok(written)
+}
+
+/// Writes rows of a live batch: inserts each, or where a row with its `key` exists, does what
+/// `on_conflict` says (`replace_columns` to overwrite it, `DO NOTHING` to keep it). One
+/// statement per chunk on either backend.
+pub async fn upsert_rows(
+    tx: &mut Tx,
+    table: &str,
+    columns: &[&str],
+    key: &[&str],
+    on_conflict: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<u64, ProjectionError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let tail = format!("ON CONFLICT ({}) {on_conflict}", key.join(", "));
+    let rows = match tx.insert_columns_then(table, columns, rows, &tail).await? {
+        Ok(written) => return Ok(written),
+        Err(rows) => rows,
+    };
+    let sqlite = matches!(tx, Tx::Sqlite(_));
+    let mut written = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let (mut args, mut count) = (Vec::new(), 0);
+        for row in rows.by_ref().take((PARAMETERS / columns.len()).max(1)) {
+            args.extend(row);
+            count += 1;
+        }
+        written += tx.execute(&format!("{} {tail}", statement(table, columns, count, sqlite)), &args).await?;
+    }
+    Ok(written)
+}
+
+/// `DO UPDATE SET` of every column but the key's, to the inserted row's values.
+pub fn replace_columns(columns: &[&str], key: &[&str]) -> String {
+    let set: Vec<String> = columns.iter().filter(|c| !key.contains(c)).map(|c| format!("{c} = excluded.{c}")).collect();
+    format!("DO UPDATE SET {}", set.join(", "))
 }
 
 /// The multi-row `INSERT`. On SQLite the placeholders are anonymous `?`s (bound in order):

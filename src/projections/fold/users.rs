@@ -28,6 +28,49 @@ struct UserState {
     updated_at: DateTime<Utc>,
 }
 
+/// The `users` columns the projection writes, in the order of a folded row.
+pub const USER_COLUMNS: &[&str] = &[
+    "tenant_id",
+    "user_id",
+    "upn",
+    "domain",
+    "immutable_id",
+    "display_name",
+    "given_name",
+    "surname",
+    "mail",
+    "status",
+    "assigned",
+    "usage_location",
+    "password_set",
+    "mfa_enrolled",
+    "forgotten",
+    "created_at",
+    "updated_at",
+];
+
+/// A `users` row as stored, read back so that a live batch folds on from it.
+#[derive(sqlx::FromRow)]
+pub struct StoredUser {
+    tenant_id: String,
+    user_id: String,
+    upn: String,
+    domain: String,
+    immutable_id: String,
+    display_name: String,
+    given_name: Option<String>,
+    surname: Option<String>,
+    mail: Option<String>,
+    status: String,
+    assigned: bool,
+    usage_location: Option<String>,
+    password_set: bool,
+    mfa_enrolled: bool,
+    forgotten: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
 #[derive(Default)]
 pub struct UsersFold {
     users: HashMap<Key, UserState>,
@@ -35,6 +78,36 @@ pub struct UsersFold {
 }
 
 impl UsersFold {
+    /// A fold that starts from stored rows (a live batch's users) instead of from nothing.
+    pub fn from_stored(rows: Vec<StoredUser>) -> Self {
+        let users = rows
+            .into_iter()
+            .map(|r| {
+                let user = UserState {
+                    upn: r.upn,
+                    domain: r.domain,
+                    immutable_id: r.immutable_id,
+                    profile: Columns { display_name: r.display_name, given_name: r.given_name, surname: r.surname, mail: r.mail },
+                    status: if r.status == "SUSPENDED" { "SUSPENDED" } else { "ACTIVE" },
+                    assigned: r.assigned,
+                    usage_location: r.usage_location,
+                    password_set: r.password_set,
+                    mfa_enrolled: r.mfa_enrolled,
+                    forgotten: r.forgotten,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                };
+                ((r.tenant_id, r.user_id), user)
+            })
+            .collect();
+        Self { users, licenses: HashMap::default() }
+    }
+
+    /// Whether the user has a row (created and not deleted).
+    pub fn holds(&self, key: &Key) -> bool {
+        self.users.contains_key(key)
+    }
+
     fn touch(&mut self, key: &Key, at: DateTime<Utc>, change: impl FnOnce(&mut UserState)) {
         if let Some(user) = self.users.get_mut(key) {
             change(user);
@@ -123,25 +196,7 @@ impl Fold for UsersFold {
         let Self { users, licenses } = *self;
         let users = FoldedTable::new(
             "users",
-            &[
-                "tenant_id",
-                "user_id",
-                "upn",
-                "domain",
-                "immutable_id",
-                "display_name",
-                "given_name",
-                "surname",
-                "mail",
-                "status",
-                "assigned",
-                "usage_location",
-                "password_set",
-                "mfa_enrolled",
-                "forgotten",
-                "created_at",
-                "updated_at",
-            ],
+            USER_COLUMNS,
             in_key_order(users).into_iter().map(|((tenant, user), u)| {
                 vec![
                     Arg::from(tenant),
