@@ -9,6 +9,7 @@ mod groups;
 mod jobs;
 mod microsoft365;
 mod outbox;
+mod outbox_memo;
 mod pages;
 mod rebuild;
 mod runner;

@@ -6,6 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use cqrs_es::Aggregate;
 use sha2::{Digest as _, Sha256};
 
+use super::outbox_memo::Memo;
 use super::{Projection, ProjectionError, decode, local_id, tenant_of};
 use crate::args;
 use crate::db::Tx;
@@ -174,34 +175,6 @@ async fn assigned(tx: &mut Tx, tenant: &str, user: &str) -> Result<bool, Project
     Ok(row.is_some_and(|r| r.assigned))
 }
 
-/// `assigned` and `tenant_state` in one statement (a user event reaching Microsoft 365 needs
-/// both).
-async fn assigned_and_tenant(tx: &mut Tx, tenant: &str, user: &str) -> Result<(bool, TenantState), ProjectionError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        assigned: Option<bool>,
-        connected: Option<bool>,
-        deprovision_action: Option<String>,
-        delete_grace_hours: Option<i64>,
-    }
-    let row: Option<Row> = tx
-        .fetch_optional(
-            "SELECT (SELECT assigned FROM outbox_users WHERE tenant_id = $1 AND user_id = $2) AS assigned,
-                    t.connected, t.deprovision_action, CAST(t.delete_grace_hours AS BIGINT) AS delete_grace_hours
-               FROM (SELECT 1 AS one) o LEFT JOIN outbox_tenants t ON t.tenant_id = $1",
-            args![tenant, user],
-        )
-        .await?;
-    let Some(row) = row else { return Ok((false, TenantState::unconnected())) };
-    let state = match (row.connected, row.deprovision_action, row.delete_grace_hours) {
-        (Some(connected), Some(deprovision_action), Some(delete_grace_hours)) => {
-            TenantState { connected, deprovision_action, delete_grace_hours }
-        }
-        _ => TenantState::unconnected(),
-    };
-    Ok((row.assigned.unwrap_or(false), state))
-}
-
 async fn set_assigned(tx: &mut Tx, tenant: &str, user: &str, value: bool) -> Result<(), ProjectionError> {
     tx.execute(
         "INSERT INTO outbox_users (tenant_id, user_id, assigned) VALUES ($1, $2, $3)
@@ -228,41 +201,57 @@ async fn mark_missed(tx: &mut Tx, tenant: &str, user: &str) -> Result<(), Projec
     Ok(())
 }
 
-async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
+/// User events that reach Microsoft 365 and so need the user's facts and the tenant's state.
+pub(super) const NEEDS_FACTS: &[&str] = &[
+    "UserAssigned",
+    "UserUnassigned",
+    "UserDeleted",
+    "UserSuspended",
+    "UserReactivated",
+    "UserProfileUpdated",
+    "UsageLocationSet",
+    "LicenseGranted",
+    "LicenseRevoked",
+];
+
+async fn apply_user(tx: &mut Tx, event: &StoredEvent, memo: &mut Memo) -> Result<(), ProjectionError> {
     let tenant = tenant_of(event)?;
     let user = local_id(event).to_owned();
+    let key = (tenant.clone(), user.clone());
     let at = event.occurred_at();
-    let user_event = decode::<UserEvent>(event)?;
     // Decided by the event alone first: most user events (passwords, TOTP, sign-ins) never
-    // reach Microsoft 365, and should not cost the two look-ups below.
-    match user_event {
-        UserEvent::UserCreated { .. } => return set_assigned(tx, &tenant, &user, false).await,
-        UserEvent::UserForgotten { .. } => return forget_errors(tx, &tenant, &user, at).await,
-        UserEvent::UserAssigned
-        | UserEvent::UserUnassigned
-        | UserEvent::UserDeleted
-        | UserEvent::UserSuspended
-        | UserEvent::UserReactivated
-        | UserEvent::UserProfileUpdated { .. }
-        | UserEvent::UsageLocationSet { .. }
-        | UserEvent::LicenseGranted { .. }
-        | UserEvent::LicenseRevoked { .. } => {}
+    // reach Microsoft 365, and should not cost a look-up.
+    match event.event_type.as_str() {
+        "UserCreated" => {
+            memo.created(key);
+            return set_assigned(tx, &tenant, &user, false).await;
+        }
+        "UserForgotten" => return forget_errors(tx, &tenant, &user, at).await,
+        kind if NEEDS_FACTS.contains(&kind) => {}
         _ => return Ok(()),
     }
-    let (was_assigned, state) = assigned_and_tenant(tx, &tenant, &user).await?;
+    let user_event = decode::<UserEvent>(event)?;
+    let (facts, state) = memo.user(tx, &key).await?;
+    let was_assigned = facts.assigned;
     let mut derive = Derive { event, tenant: tenant.clone(), user: user.clone(), at, made: 0 };
     match user_event {
         UserEvent::UserAssigned => {
             set_assigned(tx, &tenant, &user, true).await?;
+            memo.update(&key, |f| f.assigned = true);
             // Re-assigned within the grace period: the deletion is off.
-            tx.execute(
-                "UPDATE outbox_tasks SET status = 'CANCELLED', detail = 're-assigned within the grace period', updated_at = $1
-                  WHERE tenant_id = $2 AND user_id = $3 AND kind = 'DELETE_USER' AND status = 'PENDING'",
-                args![at, tenant.clone(), user.clone()],
-            )
-            .await?;
+            if facts.pending_delete {
+                tx.execute(
+                    "UPDATE outbox_tasks SET status = 'CANCELLED', detail = 're-assigned within the grace period', updated_at = $1
+                      WHERE tenant_id = $2 AND user_id = $3 AND kind = 'DELETE_USER' AND status = 'PENDING'",
+                    args![at, tenant.clone(), user.clone()],
+                )
+                .await?;
+                memo.update(&key, |f| f.pending_delete = false);
+            }
             if !state.connected {
-                mark_missed(tx, &tenant, &user).await?;
+                if facts.provisioned {
+                    mark_missed(tx, &tenant, &user).await?;
+                }
             } else {
                 derive.task(tx, TaskKind::ProvisionUser, None, at).await?;
                 // Memberships made while the user was not assigned reach Microsoft 365 now.
@@ -284,9 +273,12 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
         }
         UserEvent::UserUnassigned | UserEvent::UserDeleted if was_assigned => {
             set_assigned(tx, &tenant, &user, false).await?;
+            memo.update(&key, |f| f.assigned = false);
             if state.connected {
                 derive.deprovision(tx, &state).await?;
-            } else {
+                // A DELETE_USER task may wait now (the DELETE action's grace period).
+                memo.update(&key, |f| f.pending_delete |= state.deprovision_action == "DELETE");
+            } else if facts.provisioned {
                 mark_missed(tx, &tenant, &user).await?;
             }
         }
@@ -296,7 +288,7 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionEr
             if was_assigned && state.connected {
                 let kind = if suspended { TaskKind::DisableUser } else { TaskKind::EnableUser };
                 derive.task(tx, kind, None, at).await?;
-            } else if was_assigned {
+            } else if was_assigned && facts.provisioned {
                 mark_missed(tx, &tenant, &user).await?;
             }
         }
@@ -737,9 +729,23 @@ impl Projection for OutboxProjection {
         Some(Box::new(super::fold::OutboxFold::default()))
     }
 
+    /// User events (most of a busy batch) decide on facts read ahead for the whole batch.
+    async fn apply_batch(&self, tx: &mut Tx, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        let mut memo = Memo::read_ahead(tx, events, |e| NEEDS_FACTS.contains(&e.event_type.as_str())).await?;
+        for event in events {
+            if event.aggregate_type == User::TYPE {
+                apply_user(tx, event, &mut memo).await?;
+            } else {
+                memo.forget();
+                self.apply(tx, event).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type == User::TYPE {
-            return apply_user(tx, event).await;
+            return apply_user(tx, event, &mut Memo::default()).await;
         }
         if event.aggregate_type == ProvisioningTask::TYPE {
             return apply_task(tx, event).await;

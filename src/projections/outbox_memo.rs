@@ -1,0 +1,159 @@
+//! What the outbox projection knows of users and tenants while it applies one batch: read for
+//! all the batch's users in one statement (instead of one look-up per event), kept up to date
+//! by the projection's own writes, and forgotten at the first event that is not a user's (task
+//! outcomes, connections, groups and jobs change these rows by statements of their own).
+
+use std::collections::{HashMap, HashSet};
+
+use cqrs_es::Aggregate as _;
+
+use super::ProjectionError;
+use super::fold::Key;
+use super::outbox::TenantState;
+use super::{local_id, tenant_of};
+use crate::args;
+use crate::db::{Tx, key_list};
+use crate::domain::user::User;
+use crate::eventstore::StoredEvent;
+
+/// A user as the outbox's decisions see it.
+#[derive(Clone, Copy, Default)]
+pub(super) struct UserFacts {
+    pub assigned: bool,
+    /// Microsoft 365 holds the user (a Graph object id is known).
+    pub provisioned: bool,
+    /// A DELETE_USER task waits out its grace period.
+    pub pending_delete: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct FactsRow {
+    tenant_id: String,
+    user_id: String,
+    assigned: bool,
+    provisioned: bool,
+    pending_delete: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    tenant_id: String,
+    #[sqlx(flatten)]
+    state: TenantState,
+}
+
+/// A user's facts with their tenant's state, from one statement.
+#[derive(sqlx::FromRow)]
+struct OneRow {
+    assigned: Option<bool>,
+    provisioned: Option<bool>,
+    pending_delete: bool,
+    connected: Option<bool>,
+    deprovision_action: Option<String>,
+    delete_grace_hours: Option<i64>,
+}
+
+const FACTS: &str = "u.assigned, u.graph_object_id IS NOT NULL AS provisioned,
+                     EXISTS (SELECT 1 FROM outbox_tasks t WHERE t.tenant_id = u.tenant_id AND t.user_id = u.user_id
+                                AND t.kind = 'DELETE_USER' AND t.status = 'PENDING') AS pending_delete";
+
+#[derive(Default)]
+pub(super) struct Memo {
+    users: HashMap<Key, UserFacts>,
+    tenants: HashMap<String, TenantState>,
+}
+
+impl Memo {
+    /// Reads ahead the facts of every user whose events in `events` need them (a user whose
+    /// first event here creates it has none yet), and their tenants' state. Nothing to gain
+    /// for a single user: the look-up on first use reads both in one statement.
+    pub async fn read_ahead(tx: &mut Tx, events: &[&StoredEvent], needs: impl Fn(&StoredEvent) -> bool) -> Result<Self, ProjectionError> {
+        let mut memo = Self::default();
+        let (mut seen, mut wanted) = (HashSet::new(), Vec::new());
+        for event in events.iter().filter(|e| e.aggregate_type == User::TYPE) {
+            let key = (tenant_of(event)?, local_id(event).to_owned());
+            if seen.insert(key.clone()) && event.event_type != "UserCreated" && needs(event) {
+                wanted.push(key);
+            }
+        }
+        if wanted.len() < 2 {
+            return Ok(memo);
+        }
+        let sql =
+            format!("SELECT u.tenant_id, u.user_id, {FACTS} FROM outbox_users u WHERE {}", tx.in_keys(&["u.tenant_id", "u.user_id"], 1));
+        let rows: Vec<FactsRow> = tx.fetch_all(&sql, &[key_list(wanted.iter().map(|(t, u)| [t.as_str(), u.as_str()]))]).await?;
+        let tenants: HashSet<String> = wanted.iter().map(|(t, _)| t.clone()).collect();
+        let sql = format!(
+            "SELECT tenant_id, connected, deprovision_action, CAST(delete_grace_hours AS BIGINT) AS delete_grace_hours
+               FROM outbox_tenants WHERE {}",
+            tx.in_keys(&["tenant_id"], 1)
+        );
+        let states: Vec<TenantRow> = tx.fetch_all(&sql, &[key_list(tenants.iter().map(|t| [t.as_str()]))]).await?;
+        // A user without a row was never assigned (nor provisioned, nor given tasks).
+        memo.users = wanted.into_iter().map(|key| (key, UserFacts::default())).collect();
+        for row in rows {
+            memo.users.insert(
+                (row.tenant_id, row.user_id),
+                UserFacts { assigned: row.assigned, provisioned: row.provisioned, pending_delete: row.pending_delete },
+            );
+        }
+        memo.tenants = tenants.into_iter().map(|t| (t, TenantState::unconnected())).collect();
+        for row in states {
+            memo.tenants.insert(row.tenant_id, row.state);
+        }
+        Ok(memo)
+    }
+
+    /// The user's facts and their tenant's state: remembered, or read in one statement.
+    pub async fn user(&mut self, tx: &mut Tx, key: &Key) -> Result<(UserFacts, TenantState), ProjectionError> {
+        if let (Some(facts), Some(state)) = (self.users.get(key), self.tenants.get(&key.0)) {
+            return Ok((*facts, state.clone()));
+        }
+        let sql = format!(
+            "SELECT {}, t.connected, t.deprovision_action, CAST(t.delete_grace_hours AS BIGINT) AS delete_grace_hours
+               FROM (SELECT 1 AS one) o
+               LEFT JOIN outbox_users u ON u.tenant_id = $1 AND u.user_id = $2
+               LEFT JOIN outbox_tenants t ON t.tenant_id = $1",
+            FACTS.replace("t.tenant_id = u.tenant_id AND t.user_id = u.user_id", "t.tenant_id = $1 AND t.user_id = $2")
+        );
+        let row: Option<OneRow> = tx.fetch_optional(&sql, args![key.0.clone(), key.1.clone()]).await?;
+        let (facts, state) = match row {
+            Some(row) => {
+                let facts = UserFacts {
+                    assigned: row.assigned.unwrap_or(false),
+                    provisioned: row.provisioned.unwrap_or(false),
+                    pending_delete: row.pending_delete,
+                };
+                let state = match (row.connected, row.deprovision_action, row.delete_grace_hours) {
+                    (Some(connected), Some(deprovision_action), Some(delete_grace_hours)) => {
+                        TenantState { connected, deprovision_action, delete_grace_hours }
+                    }
+                    _ => TenantState::unconnected(),
+                };
+                (facts, state)
+            }
+            None => (UserFacts::default(), TenantState::unconnected()),
+        };
+        self.users.insert(key.clone(), facts);
+        self.tenants.insert(key.0.clone(), state.clone());
+        Ok((facts, state))
+    }
+
+    /// A user just created: no row before this event, so nothing assigned, held or queued.
+    pub fn created(&mut self, key: Key) {
+        self.users.insert(key, UserFacts::default());
+    }
+
+    /// Records a change the projection made to the user's facts (if it knows the user).
+    pub fn update(&mut self, key: &Key, change: impl FnOnce(&mut UserFacts)) {
+        if let Some(facts) = self.users.get_mut(key) {
+            change(facts);
+        }
+    }
+
+    /// Another kind of event may have changed any of it.
+    pub fn forget(&mut self) {
+        self.users.clear();
+        self.tenants.clear();
+    }
+}
