@@ -175,16 +175,6 @@ async fn assigned(tx: &mut Tx, tenant: &str, user: &str) -> Result<bool, Project
     Ok(row.is_some_and(|r| r.assigned))
 }
 
-async fn set_assigned(tx: &mut Tx, tenant: &str, user: &str, value: bool) -> Result<(), ProjectionError> {
-    tx.execute(
-        "INSERT INTO outbox_users (tenant_id, user_id, assigned) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id, user_id) DO UPDATE SET assigned = excluded.assigned",
-        args![tenant, user, value],
-    )
-    .await?;
-    Ok(())
-}
-
 async fn set_suspended(tx: &mut Tx, tenant: &str, user: &str, value: bool) -> Result<(), ProjectionError> {
     tx.execute("UPDATE outbox_users SET suspended = $1 WHERE tenant_id = $2 AND user_id = $3", args![value, tenant, user]).await?;
     Ok(())
@@ -224,7 +214,7 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent, memo: &mut Memo) -> Result
     match event.event_type.as_str() {
         "UserCreated" => {
             memo.created(key);
-            return set_assigned(tx, &tenant, &user, false).await;
+            return Ok(());
         }
         "UserForgotten" => return forget_errors(tx, &tenant, &user, at).await,
         kind if NEEDS_FACTS.contains(&kind) => {}
@@ -236,8 +226,7 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent, memo: &mut Memo) -> Result
     let mut derive = Derive { event, tenant: tenant.clone(), user: user.clone(), at, made: 0 };
     match user_event {
         UserEvent::UserAssigned => {
-            set_assigned(tx, &tenant, &user, true).await?;
-            memo.update(&key, |f| f.assigned = true);
+            memo.assign(&key, true);
             // Re-assigned within the grace period: the deletion is off.
             if facts.pending_delete {
                 tx.execute(
@@ -250,6 +239,7 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent, memo: &mut Memo) -> Result
             }
             if !state.connected {
                 if facts.provisioned {
+                    memo.flush(tx).await?;
                     mark_missed(tx, &tenant, &user).await?;
                 }
             } else {
@@ -272,23 +262,25 @@ async fn apply_user(tx: &mut Tx, event: &StoredEvent, memo: &mut Memo) -> Result
             }
         }
         UserEvent::UserUnassigned | UserEvent::UserDeleted if was_assigned => {
-            set_assigned(tx, &tenant, &user, false).await?;
-            memo.update(&key, |f| f.assigned = false);
+            memo.assign(&key, false);
             if state.connected {
                 derive.deprovision(tx, &state).await?;
                 // A DELETE_USER task may wait now (the DELETE action's grace period).
                 memo.update(&key, |f| f.pending_delete |= state.deprovision_action == "DELETE");
             } else if facts.provisioned {
+                memo.flush(tx).await?;
                 mark_missed(tx, &tenant, &user).await?;
             }
         }
         UserEvent::UserSuspended | UserEvent::UserReactivated => {
             let suspended = matches!(user_event, UserEvent::UserSuspended);
+            memo.flush(tx).await?;
             set_suspended(tx, &tenant, &user, suspended).await?;
             if was_assigned && state.connected {
                 let kind = if suspended { TaskKind::DisableUser } else { TaskKind::EnableUser };
                 derive.task(tx, kind, None, at).await?;
             } else if was_assigned && facts.provisioned {
+                memo.flush(tx).await?;
                 mark_missed(tx, &tenant, &user).await?;
             }
         }
@@ -736,16 +728,18 @@ impl Projection for OutboxProjection {
             if event.aggregate_type == User::TYPE {
                 apply_user(tx, event, &mut memo).await?;
             } else {
-                memo.forget();
+                memo.forget(tx).await?;
                 self.apply(tx, event).await?;
             }
         }
-        Ok(())
+        memo.flush(tx).await
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), ProjectionError> {
         if event.aggregate_type == User::TYPE {
-            return apply_user(tx, event, &mut Memo::default()).await;
+            let mut memo = Memo::default();
+            apply_user(tx, event, &mut memo).await?;
+            return memo.flush(tx).await;
         }
         if event.aggregate_type == ProvisioningTask::TYPE {
             return apply_task(tx, event).await;

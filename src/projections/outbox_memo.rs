@@ -1,18 +1,20 @@
 //! What the outbox projection knows of users and tenants while it applies one batch: read for
 //! all the batch's users in one statement (instead of one look-up per event), kept up to date
 //! by the projection's own writes, and forgotten at the first event that is not a user's (task
-//! outcomes, connections, groups and jobs change these rows by statements of their own).
+//! outcomes, connections, groups and jobs change these rows by statements of their own). The
+//! users' `assigned` flags are written once, at the end (or before any other statement that
+//! reads or changes `outbox_users`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cqrs_es::Aggregate as _;
 
 use super::ProjectionError;
-use super::fold::Key;
+use super::fold::{Key, upsert_rows};
 use super::outbox::TenantState;
 use super::{local_id, tenant_of};
 use crate::args;
-use crate::db::{Tx, key_list};
+use crate::db::{Arg, Tx, key_list};
 use crate::domain::user::User;
 use crate::eventstore::StoredEvent;
 
@@ -61,6 +63,8 @@ const FACTS: &str = "u.assigned, u.graph_object_id IS NOT NULL AS provisioned,
 pub(super) struct Memo {
     users: HashMap<Key, UserFacts>,
     tenants: HashMap<String, TenantState>,
+    /// `outbox_users.assigned` as the batch left it, written by `flush` in one statement.
+    assigned: BTreeMap<Key, bool>,
 }
 
 impl Memo {
@@ -109,6 +113,7 @@ impl Memo {
         if let (Some(facts), Some(state)) = (self.users.get(key), self.tenants.get(&key.0)) {
             return Ok((*facts, state.clone()));
         }
+        self.flush(tx).await?;
         let sql = format!(
             "SELECT {}, t.connected, t.deprovision_action, CAST(t.delete_grace_hours AS BIGINT) AS delete_grace_hours
                FROM (SELECT 1 AS one) o
@@ -134,14 +139,34 @@ impl Memo {
             }
             None => (UserFacts::default(), TenantState::unconnected()),
         };
-        self.users.insert(key.clone(), facts);
+        // What the memo knew of the user is newer than the row (a user created in this batch).
+        let facts = *self.users.entry(key.clone()).or_insert(facts);
         self.tenants.insert(key.0.clone(), state.clone());
         Ok((facts, state))
     }
 
     /// A user just created: no row before this event, so nothing assigned, held or queued.
     pub fn created(&mut self, key: Key) {
-        self.users.insert(key, UserFacts::default());
+        self.users.insert(key.clone(), UserFacts::default());
+        self.assigned.insert(key, false);
+    }
+
+    /// The user is (no longer) assigned to Microsoft 365; its row says so after `flush`.
+    pub fn assign(&mut self, key: &Key, assigned: bool) {
+        self.update(key, |f| f.assigned = assigned);
+        self.assigned.insert(key.clone(), assigned);
+    }
+
+    /// Writes the rows the batch changed; before any other statement on `outbox_users`.
+    pub async fn flush(&mut self, tx: &mut Tx) -> Result<(), ProjectionError> {
+        let rows: Vec<Vec<Arg>> = std::mem::take(&mut self.assigned)
+            .into_iter()
+            .map(|((tenant, user), assigned)| vec![Arg::from(tenant), Arg::from(user), Arg::from(assigned)])
+            .collect();
+        let key = ["tenant_id", "user_id"];
+        upsert_rows(tx, "outbox_users", &["tenant_id", "user_id", "assigned"], &key, "DO UPDATE SET assigned = excluded.assigned", rows)
+            .await?;
+        Ok(())
     }
 
     /// Records a change the projection made to the user's facts (if it knows the user).
@@ -151,9 +176,11 @@ impl Memo {
         }
     }
 
-    /// Another kind of event may have changed any of it.
-    pub fn forget(&mut self) {
+    /// Another kind of event may read or change any of it: written, then forgotten.
+    pub async fn forget(&mut self, tx: &mut Tx) -> Result<(), ProjectionError> {
+        self.flush(tx).await?;
         self.users.clear();
         self.tenants.clear();
+        Ok(())
     }
 }
