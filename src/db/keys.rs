@@ -4,7 +4,7 @@
 
 use super::{Arg, Tx};
 
-/// Keys as the parameter `Tx::in_keys` reads: a JSON array of arrays of texts.
+/// Keys as the parameter `Tx::select_by_keys` reads: a JSON array of arrays of texts.
 pub fn key_list<'a, K>(keys: impl IntoIterator<Item = K>) -> Arg
 where
     K: AsRef<[&'a str]>,
@@ -14,29 +14,27 @@ where
 }
 
 impl Tx {
-    /// `(c1, c2, …) IN (the keys in parameter $n)`, for a `WHERE`; the parameter is a `key_list`.
-    pub fn in_keys(&self, columns: &[&str], parameter: usize) -> String {
+    /// `select` (a `SELECT … FROM table`, no `WHERE`) of the rows whose `columns` equal one of
+    /// the keys in parameter `$n` (a `key_list`). Each key is one primary-key probe on both
+    /// stores, whatever the planner's statistics say.
+    pub fn select_by_keys(&self, select: &str, columns: &[&str], parameter: usize) -> String {
         // `->>` reads an array element as text on both (SQLite since 3.38).
         let picks: Vec<String> = (0..columns.len()).map(|i| format!("k.value->>{i}")).collect();
-        let exact = |elements: &str| format!("({}) IN (SELECT {} FROM {elements} AS k)", columns.join(", "), picks.join(", "));
         match self {
-            // SQLite probes the primary key once per listed key.
-            Self::Sqlite(_) => exact(&format!("json_each(${parameter})")),
-            // PostgreSQL does not use the key's index to join a list under row-level security
-            // (`->>` is not leakproof, so the policy's filter must come first: a scan of the
-            // whole table). `column = ANY (array)` is an index condition whatever the policy;
-            // the exact pairs filter what that range finds.
+            Self::Sqlite(_) => {
+                format!("{select} WHERE ({}) IN (SELECT {} FROM json_each(${parameter}) AS k)", columns.join(", "), picks.join(", "))
+            }
+            // A join of the list with the table would not use its index under row-level
+            // security (`->>` is not leakproof, so the policy's filter must run first: a scan),
+            // and a plan cached while the table was small may scan it too. A lateral subquery
+            // kept apart (`OFFSET 0`) sees each key as a parameter: an index probe per key.
             Self::Postgres(_) => {
-                let elements = format!("jsonb_array_elements(CAST(${parameter} AS jsonb))");
-                let mut conditions: Vec<String> = columns
-                    .iter()
-                    .zip(&picks)
-                    .map(|(column, pick)| format!("{column} = ANY (ARRAY(SELECT {pick} FROM {elements} AS k))"))
-                    .collect();
-                if columns.len() > 1 {
-                    conditions.push(exact(&elements));
-                }
-                conditions.join(" AND ")
+                let equal: Vec<String> = columns.iter().zip(&picks).map(|(column, pick)| format!("{column} = {pick}")).collect();
+                format!(
+                    "SELECT r.* FROM jsonb_array_elements(CAST(${parameter} AS jsonb)) AS k
+                       CROSS JOIN LATERAL ({select} WHERE {} OFFSET 0) AS r",
+                    equal.join(" AND ")
+                )
             }
         }
     }

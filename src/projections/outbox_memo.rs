@@ -84,13 +84,13 @@ impl Memo {
             return Ok(memo);
         }
         let sql =
-            format!("SELECT u.tenant_id, u.user_id, {FACTS} FROM outbox_users u WHERE {}", tx.in_keys(&["u.tenant_id", "u.user_id"], 1));
+            tx.select_by_keys(&format!("SELECT u.tenant_id, u.user_id, {FACTS} FROM outbox_users u"), &["u.tenant_id", "u.user_id"], 1);
         let rows: Vec<FactsRow> = tx.fetch_all(&sql, &[key_list(wanted.iter().map(|(t, u)| [t.as_str(), u.as_str()]))]).await?;
         let tenants: HashSet<String> = wanted.iter().map(|(t, _)| t.clone()).collect();
-        let sql = format!(
-            "SELECT tenant_id, connected, deprovision_action, CAST(delete_grace_hours AS BIGINT) AS delete_grace_hours
-               FROM outbox_tenants WHERE {}",
-            tx.in_keys(&["tenant_id"], 1)
+        let sql = tx.select_by_keys(
+            "SELECT tenant_id, connected, deprovision_action, CAST(delete_grace_hours AS BIGINT) AS delete_grace_hours FROM outbox_tenants",
+            &["tenant_id"],
+            1,
         );
         let states: Vec<TenantRow> = tx.fetch_all(&sql, &[key_list(tenants.iter().map(|t| [t.as_str()]))]).await?;
         // A user without a row was never assigned (nor provisioned, nor given tasks).

@@ -4,6 +4,7 @@ use cqrs_es::Aggregate;
 
 use super::fold::{Fold as _, Key, StoredUser, USER_COLUMNS, UsersFold, replace_columns, upsert_rows};
 use super::{FORGOTTEN, Projection, ProjectionError, decode_ref, local_id, tenant_of};
+use crate::args;
 use crate::db::{Arg, Tx, key_list};
 use crate::domain::Personal;
 use crate::domain::user::{User, UserEvent, UserProfile};
@@ -57,7 +58,7 @@ impl Projection for UsersProjection {
         let rows: Vec<StoredUser> = if stored.is_empty() {
             Vec::new()
         } else {
-            let sql = format!("SELECT {} FROM users WHERE {}", USER_COLUMNS.join(", "), tx.in_keys(&["tenant_id", "user_id"], 1));
+            let sql = tx.select_by_keys(&format!("SELECT {} FROM users", USER_COLUMNS.join(", ")), &["tenant_id", "user_id"], 1);
             tx.fetch_all(&sql, &[key_list(stored.iter().map(|(t, u)| [t.as_str(), u.as_str()]))]).await?
         };
         let mut fold = UsersFold::from_stored(rows);
@@ -66,13 +67,11 @@ impl Projection for UsersProjection {
             fold.apply(event)?;
             licenses.apply(event)?;
         }
+        // Deletions are rare: a statement each, by the key.
         let gone: Vec<&Key> = touched.iter().filter(|k| !fold.holds(k)).collect();
-        if !gone.is_empty() {
-            let keys = [key_list(gone.iter().map(|(t, u)| [t.as_str(), u.as_str()]))];
-            let sql = |table: &str| format!("DELETE FROM {table} WHERE {}", tx.in_keys(&["tenant_id", "user_id"], 1));
-            let (licenses_sql, users_sql) = (sql("user_licenses"), sql("users"));
-            tx.execute(&licenses_sql, &keys).await?;
-            tx.execute(&users_sql, &keys).await?;
+        for (tenant, user) in &gone {
+            tx.execute("DELETE FROM user_licenses WHERE tenant_id = $1 AND user_id = $2", args![tenant.as_str(), user.as_str()]).await?;
+            tx.execute("DELETE FROM users WHERE tenant_id = $1 AND user_id = $2", args![tenant.as_str(), user.as_str()]).await?;
         }
         let tables = Box::new(fold).into_tables();
         if let Some(users) = tables.into_iter().find(|t| t.table == "users") {
@@ -84,7 +83,8 @@ impl Projection for UsersProjection {
 }
 
 /// Licenses granted and revoked in a batch, the last word per (user, SKU). Written without
-/// reading them first: a grant inserts (or finds) its row, a revoke deletes it.
+/// reading them first: the grants in one statement (each inserts or finds its row), each
+/// revoke (rare) deletes its row.
 #[derive(Default)]
 struct Licenses {
     last: BTreeMap<(Key, String), bool>,
@@ -106,20 +106,21 @@ impl Licenses {
 
     /// Users deleted in the batch (`gone`) lost every license with their row.
     async fn write(self, tx: &mut Tx, gone: &[&Key]) -> Result<(), ProjectionError> {
-        let (mut granted, mut revoked) = (Vec::new(), Vec::new());
+        let mut granted = Vec::new();
         for ((key, sku), held) in self.last {
             if gone.contains(&&key) {
                 continue;
             }
             let ((tenant, user), sku) = (key, sku);
-            if held { granted.push(vec![Arg::from(tenant), Arg::from(user), Arg::from(sku)]) } else { revoked.push([tenant, user, sku]) }
+            if held {
+                granted.push(vec![Arg::from(tenant), Arg::from(user), Arg::from(sku)]);
+            } else {
+                tx.execute("DELETE FROM user_licenses WHERE tenant_id = $1 AND user_id = $2 AND sku_id = $3", args![tenant, user, sku])
+                    .await?;
+            }
         }
         let columns = ["tenant_id", "user_id", "sku_id"];
         upsert_rows(tx, "user_licenses", &columns, &columns, "DO NOTHING", granted).await?;
-        if !revoked.is_empty() {
-            let sql = format!("DELETE FROM user_licenses WHERE {}", tx.in_keys(&columns, 1));
-            tx.execute(&sql, &[key_list(revoked.iter().map(|[t, u, s]| [t.as_str(), u.as_str(), s.as_str()]))]).await?;
-        }
         Ok(())
     }
 }
