@@ -31,16 +31,13 @@ pub struct AuditChain {
     policy: CheckpointPolicy,
 }
 
+/// A chain's head and last signed checkpoint (each absent for a new chain).
 #[derive(sqlx::FromRow)]
 struct Head {
-    seq: i64,
-    hash: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct LastSigned {
-    seq: i64,
-    signed_at: DateTime<Utc>,
+    seq: Option<i64>,
+    hash: Option<String>,
+    signed_seq: Option<i64>,
+    signed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -99,21 +96,26 @@ struct ChainState {
 }
 
 impl ChainState {
+    /// The chain's head and its last signed checkpoint, in one statement.
     async fn load(tx: &mut Tx, tenant: &str) -> Result<Self, ProjectionError> {
-        let head: Option<Head> =
-            tx.fetch_optional("SELECT seq, hash FROM audit_chain WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", args![tenant]).await?;
-        let (seq, prev) = match head {
-            Some(head) => (head.seq, from_hex(&head.hash).ok_or_else(|| internal("stored chain hash is not hex"))?),
-            None => (0, GENESIS),
-        };
-        let last: Option<LastSigned> = tx
-            .fetch_optional("SELECT seq, signed_at FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", args![tenant])
+        let row: Option<Head> = tx
+            .fetch_optional(
+                "SELECT h.seq, h.hash, c.seq AS signed_seq, c.signed_at FROM (SELECT 1 AS one) o
+                   LEFT JOIN (SELECT seq, hash FROM audit_chain WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1) h ON true
+                   LEFT JOIN (SELECT seq, signed_at FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1) c ON true",
+                args![tenant],
+            )
             .await?;
-        Ok(Self { seq, prev, last_signed: last.map(|l| (l.seq, l.signed_at)) })
+        let Some(row) = row else { return Ok(Self { seq: 0, prev: GENESIS, last_signed: None }) };
+        let (seq, prev) = match (row.seq, row.hash) {
+            (Some(seq), Some(hash)) => (seq, from_hex(&hash).ok_or_else(|| internal("stored chain hash is not hex"))?),
+            _ => (0, GENESIS),
+        };
+        let last_signed = row.signed_seq.zip(row.signed_at);
+        Ok(Self { seq, prev, last_signed })
     }
 }
 
-/// The tenant's current audit key, made on first use.
 pub(super) async fn current_key(tx: &mut Tx, crypto: &Crypto, tenant: &str) -> Result<KeyRow, ProjectionError> {
     let existing: Option<KeyRow> = tx
         .fetch_optional(

@@ -74,7 +74,7 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
-            // `generic`: the projector's page read (`eventstore::read_after`) must not get a
+            // `generic` (the projector's pool): its page read (`eventstore::read_after`) must not get a
             // custom plan. PostgreSQL plans a prepared statement's first five executions per
             // connection with the parameters' values, misjudges the row comparison and sorts
             // the whole events table (4.3 s a page over a million events against 38 ms;
@@ -86,6 +86,11 @@ impl Db {
                         conn.execute("SET tessera.system = 'on'").await?;
                         if generic {
                             conn.execute("SET plan_cache_mode = force_generic_plan").await?;
+                            // Projector commits need not wait for the disk: the events are
+                            // durable already, and a commit lost in a crash only rewinds the
+                            // checkpoint with its rows (a rebuild's with its tables), so the
+                            // events are applied again.
+                            conn.execute("SET synchronous_commit = off").await?;
                         }
                         Ok(())
                     })

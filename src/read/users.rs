@@ -26,6 +26,31 @@ pub struct UserRow {
     pub updated_at: DateTime<Utc>,
 }
 
+impl UserRow {
+    /// A user of whom a mutation's answer shows nothing but the id (no read needed for it);
+    /// the other columns are empty and never shown.
+    pub fn known_by_id(tenant_id: String, user_id: String) -> Self {
+        Self {
+            tenant_id,
+            user_id,
+            upn: String::new(),
+            domain: String::new(),
+            immutable_id: String::new(),
+            display_name: String::new(),
+            given_name: None,
+            surname: None,
+            mail: None,
+            status: String::new(),
+            assigned: false,
+            usage_location: None,
+            password_set: false,
+            forgotten: false,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+}
+
 const COLUMNS: &str = "tenant_id, user_id, upn, domain, immutable_id, display_name, given_name, surname, mail, status, assigned,
                        usage_location, password_set, forgotten, created_at, updated_at";
 
