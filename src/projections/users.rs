@@ -127,6 +127,7 @@ impl Licenses {
 
 /// A profile as the `users` columns hold it; a forgotten one leaves the marker in the one
 /// required column and nothing in the others.
+#[derive(sqlx::FromRow)]
 pub(super) struct Columns {
     pub display_name: String,
     pub given_name: Option<String>,

@@ -13,12 +13,16 @@ use crate::eventstore::StoredEvent;
 use crate::projections::users::Columns;
 use crate::projections::{FORGOTTEN, ProjectionError, decode_ref, local_id, tenant_of};
 
+/// A user's row but its key; read back as stored (`StoredUser`) when a live batch folds on.
+#[derive(sqlx::FromRow)]
 struct UserState {
     upn: String,
     domain: String,
     immutable_id: String,
+    #[sqlx(flatten)]
     profile: Columns,
-    status: &'static str,
+    #[sqlx(try_from = "String")]
+    status: Status,
     assigned: bool,
     usage_location: Option<String>,
     password_set: bool,
@@ -26,6 +30,16 @@ struct UserState {
     forgotten: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+/// `users.status`, without an allocation per user.
+#[derive(Clone, Copy)]
+struct Status(&'static str);
+
+impl From<String> for Status {
+    fn from(stored: String) -> Self {
+        Self(if stored == "SUSPENDED" { "SUSPENDED" } else { "ACTIVE" })
+    }
 }
 
 /// The `users` columns the projection writes, in the order of a folded row.
@@ -54,21 +68,8 @@ pub const USER_COLUMNS: &[&str] = &[
 pub struct StoredUser {
     tenant_id: String,
     user_id: String,
-    upn: String,
-    domain: String,
-    immutable_id: String,
-    display_name: String,
-    given_name: Option<String>,
-    surname: Option<String>,
-    mail: Option<String>,
-    status: String,
-    assigned: bool,
-    usage_location: Option<String>,
-    password_set: bool,
-    mfa_enrolled: bool,
-    forgotten: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    state: UserState,
 }
 
 #[derive(Default)]
@@ -80,26 +81,7 @@ pub struct UsersFold {
 impl UsersFold {
     /// A fold that starts from stored rows (a live batch's users) instead of from nothing.
     pub fn from_stored(rows: Vec<StoredUser>) -> Self {
-        let users = rows
-            .into_iter()
-            .map(|r| {
-                let user = UserState {
-                    upn: r.upn,
-                    domain: r.domain,
-                    immutable_id: r.immutable_id,
-                    profile: Columns { display_name: r.display_name, given_name: r.given_name, surname: r.surname, mail: r.mail },
-                    status: if r.status == "SUSPENDED" { "SUSPENDED" } else { "ACTIVE" },
-                    assigned: r.assigned,
-                    usage_location: r.usage_location,
-                    password_set: r.password_set,
-                    mfa_enrolled: r.mfa_enrolled,
-                    forgotten: r.forgotten,
-                    created_at: r.created_at,
-                    updated_at: r.updated_at,
-                };
-                ((r.tenant_id, r.user_id), user)
-            })
-            .collect();
+        let users = rows.into_iter().map(|r| ((r.tenant_id, r.user_id), r.state)).collect();
         Self { users, licenses: HashMap::default() }
     }
 
@@ -132,7 +114,7 @@ impl Fold for UsersFold {
                         domain,
                         immutable_id: immutable_id.to_string(),
                         profile: Columns::of_ref(profile),
-                        status: "ACTIVE",
+                        status: Status("ACTIVE"),
                         assigned: false,
                         usage_location: usage_location.clone().map(String::from),
                         password_set: false,
@@ -155,8 +137,8 @@ impl Fold for UsersFold {
             UserEvent::TotpEnrolled { .. } => self.touch(&key, at, |u| u.mfa_enrolled = true),
             UserEvent::TotpRemoved => self.touch(&key, at, |u| u.mfa_enrolled = false),
             UserEvent::RecoveryCodeUsed { .. } => {}
-            UserEvent::UserSuspended => self.touch(&key, at, |u| u.status = "SUSPENDED"),
-            UserEvent::UserReactivated => self.touch(&key, at, |u| u.status = "ACTIVE"),
+            UserEvent::UserSuspended => self.touch(&key, at, |u| u.status = Status("SUSPENDED")),
+            UserEvent::UserReactivated => self.touch(&key, at, |u| u.status = Status("ACTIVE")),
             UserEvent::UserDeleted => {
                 self.licenses.remove(&key);
                 self.users.remove(&key);
@@ -208,7 +190,7 @@ impl Fold for UsersFold {
                     Arg::from(u.profile.given_name),
                     Arg::from(u.profile.surname),
                     Arg::from(u.profile.mail),
-                    Arg::from(u.status),
+                    Arg::from(u.status.0),
                     Arg::from(u.assigned),
                     Arg::from(u.usage_location),
                     Arg::from(u.password_set),
