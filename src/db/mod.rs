@@ -74,17 +74,17 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
-            // `generic` (the projector's pool): its page read (`eventstore::read_after`) must not get a
+            // The projector's pool: its page read (`eventstore::read_after`) must not get a
             // custom plan. PostgreSQL plans a prepared statement's first five executions per
             // connection with the parameters' values, misjudges the row comparison and sorts
             // the whole events table (4.3 s a page over a million events against 38 ms;
             // docs/benchmarks.md). The projector's other statements are keyed look-ups,
             // planned alike either way.
-            let system_pool = |size: u32, generic: bool| {
+            let system_pool = |size: u32, projector: bool| {
                 pg_pool_options(size).after_connect(move |conn, _| {
                     Box::pin(async move {
                         conn.execute("SET tessera.system = 'on'").await?;
-                        if generic {
+                        if projector {
                             conn.execute("SET plan_cache_mode = force_generic_plan").await?;
                             // Projector commits need not wait for the disk: the events are
                             // durable already, and a commit lost in a crash only rewinds the

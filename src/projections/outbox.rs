@@ -723,7 +723,7 @@ impl Projection for OutboxProjection {
 
     /// User events (most of a busy batch) decide on facts read ahead for the whole batch.
     async fn apply_batch(&self, tx: &mut Tx, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
-        let mut memo = Memo::read_ahead(tx, events, |e| NEEDS_FACTS.contains(&e.event_type.as_str())).await?;
+        let mut memo = Memo::read_ahead(tx, events).await?;
         for event in events {
             if event.aggregate_type == User::TYPE {
                 apply_user(tx, event, &mut memo).await?;

@@ -11,7 +11,7 @@ use cqrs_es::Aggregate as _;
 
 use super::ProjectionError;
 use super::fold::{Key, upsert_rows};
-use super::outbox::TenantState;
+use super::outbox::{NEEDS_FACTS, TenantState};
 use super::{local_id, tenant_of};
 use crate::args;
 use crate::db::{Arg, Tx, key_list};
@@ -71,12 +71,12 @@ impl Memo {
     /// Reads ahead the facts of every user whose events in `events` need them (a user whose
     /// first event here creates it has none yet), and their tenants' state. Nothing to gain
     /// for a single user: the look-up on first use reads both in one statement.
-    pub async fn read_ahead(tx: &mut Tx, events: &[&StoredEvent], needs: impl Fn(&StoredEvent) -> bool) -> Result<Self, ProjectionError> {
+    pub async fn read_ahead(tx: &mut Tx, events: &[&StoredEvent]) -> Result<Self, ProjectionError> {
         let mut memo = Self::default();
         let (mut seen, mut wanted) = (HashSet::new(), Vec::new());
         for event in events.iter().filter(|e| e.aggregate_type == User::TYPE) {
             let key = (tenant_of(event)?, local_id(event).to_owned());
-            if seen.insert(key.clone()) && event.event_type != "UserCreated" && needs(event) {
+            if seen.insert(key.clone()) && event.event_type != "UserCreated" && NEEDS_FACTS.contains(&event.event_type.as_str()) {
                 wanted.push(key);
             }
         }
@@ -113,7 +113,8 @@ impl Memo {
         if let (Some(facts), Some(state)) = (self.users.get(key), self.tenants.get(&key.0)) {
             return Ok((*facts, state.clone()));
         }
-        self.flush(tx).await?;
+        // No flush needed first: only a user the memo knows can have an assignment waiting, and
+        // for such a user the memo's facts are kept over the row read here.
         let sql = format!(
             "SELECT {}, t.connected, t.deprovision_action, CAST(t.delete_grace_hours AS BIGINT) AS delete_grace_hours
                FROM (SELECT 1 AS one) o

@@ -84,16 +84,29 @@ where
             }
             Err(chunk) => chunk,
         };
-        let mut chunk = chunk.into_iter().peekable();
-        while chunk.peek().is_some() {
-            let (mut args, mut count) = (Vec::new(), 0);
-            for row in chunk.by_ref().take((PARAMETERS / columns.len()).max(1)) {
-                debug_assert_eq!(row.len(), columns.len());
-                args.extend(row);
-                count += 1;
-            }
-            written += tx.execute(&statement(table, columns, count, sqlite), &args).await?;
+        written += insert_values(tx, table, columns, chunk, "").await?;
+    }
+    Ok(written)
+}
+
+/// Multi-row `INSERT … VALUES` statements followed by `tail`, as many as the bind parameters
+/// allow each (SQLite's path, and any rows PostgreSQL cannot take as arrays).
+async fn insert_values(tx: &mut Tx, table: &str, columns: &[&str], rows: Vec<Vec<Arg>>, tail: &str) -> Result<u64, ProjectionError> {
+    let sqlite = matches!(tx, Tx::Sqlite(_));
+    let mut written = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let (mut args, mut count) = (Vec::new(), 0);
+        for row in rows.by_ref().take((PARAMETERS / columns.len()).max(1)) {
+            debug_assert_eq!(row.len(), columns.len());
+            args.extend(row);
+            count += 1;
         }
+        let mut sql = statement(table, columns, count, sqlite);
+        if !tail.is_empty() {
+            sql = format!("{sql} {tail}");
+        }
+        written += tx.execute(&sql, &args).await?;
     }
     Ok(written)
 }
@@ -113,22 +126,10 @@ pub async fn upsert_rows(
         return Ok(0);
     }
     let tail = format!("ON CONFLICT ({}) {on_conflict}", key.join(", "));
-    let rows = match tx.insert_columns_then(table, columns, rows, &tail).await? {
-        Ok(written) => return Ok(written),
-        Err(rows) => rows,
-    };
-    let sqlite = matches!(tx, Tx::Sqlite(_));
-    let mut written = 0;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let (mut args, mut count) = (Vec::new(), 0);
-        for row in rows.by_ref().take((PARAMETERS / columns.len()).max(1)) {
-            args.extend(row);
-            count += 1;
-        }
-        written += tx.execute(&format!("{} {tail}", statement(table, columns, count, sqlite)), &args).await?;
+    match tx.insert_columns_then(table, columns, rows, &tail).await? {
+        Ok(written) => Ok(written),
+        Err(rows) => insert_values(tx, table, columns, rows, &tail).await,
     }
-    Ok(written)
 }
 
 /// `DO UPDATE SET` of every column but the key's, to the inserted row's values.
