@@ -4,6 +4,7 @@
 
 mod executor;
 mod global;
+mod group_commit;
 mod metadata;
 pub mod personal;
 mod repo;

@@ -4,6 +4,7 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 
+use super::group_commit::GroupCommit;
 use super::personal::{PersonalData, PersonalError};
 use super::{Checkpoint, RequestOrigin};
 use crate::db::Db;
@@ -18,11 +19,13 @@ macro_rules! delegate {
 }
 
 /// The events table on either store: appends through postgres-es or sqlite-es (chosen at
-/// start-up; one event on PostgreSQL as its own statement), histories read several aggregates
+/// start-up; single events on PostgreSQL by group commit, `GroupCommit`), histories read several aggregates
 /// at a time. Personal values are sealed on the way in and opened on the way out, so aggregates
 /// work with plain `Personal` values while the store holds only ciphertext.
 pub struct Repo {
     backend: Backend,
+    /// Single-event appends on PostgreSQL (most commands, every sign-in).
+    group_commit: Option<GroupCommit>,
     db: Db,
     personal: PersonalData,
 }
@@ -38,7 +41,11 @@ impl Repo {
             Db::Postgres { system, .. } => Backend::Postgres(PostgresEventRepository::new(system.clone())),
             Db::Sqlite(pool) => Backend::Sqlite(SqliteEventRepository::new(pool.clone())),
         };
-        Self { backend, db: db.clone(), personal }
+        let group_commit = match db {
+            Db::Postgres { system, .. } => Some(GroupCommit::new(system.clone())),
+            Db::Sqlite(_) => None,
+        };
+        Self { backend, group_commit, db: db.clone(), personal }
     }
 
     async fn opened(&self, mut events: Vec<SerializedEvent>) -> Result<Vec<SerializedEvent>, PersistenceError> {
@@ -58,8 +65,9 @@ impl Repo {
         for event in &mut sealed {
             self.personal.seal_event(&self.db, event).await.map_err(storage)?;
         }
-        if let (Db::Postgres { system, .. }, [event]) = (&self.db, sealed.as_slice()) {
-            return insert_one::<A>(system, event, origin).await.map(Some);
+        if let (Some(group), [_]) = (&self.group_commit, sealed.as_slice()) {
+            let event = sealed.pop().expect("one event");
+            return group.append(event, origin.cloned()).await.map(Some);
         }
         delegate!(self, r => r.persist::<A>(&sealed, None).await)?;
         Ok(None)
@@ -99,45 +107,6 @@ impl Repo {
             .collect();
         self.opened(events).await
     }
-}
-
-/// One event on PostgreSQL, as postgres-es writes it but in the statement's own implicit
-/// transaction: one round trip instead of BEGIN, INSERT, COMMIT, and its place in the global
-/// stream comes back with it (no look-up after). With `origin`, the request's origin is
-/// recorded by the same statement (atomically with the event). Most commands (and every
-/// sign-in) append a single event. The unique (aggregate, sequence) key still refuses a lost
-/// race, which the executor turns into a retry on fresh state.
-async fn insert_one<A: Aggregate>(
-    pool: &sqlx::PgPool,
-    event: &SerializedEvent,
-    origin: Option<&RequestOrigin>,
-) -> Result<Checkpoint, PersistenceError> {
-    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING txid::text::bigint AS txid, position";
-    const WITH_ORIGIN: &str = "WITH origin AS (
-             INSERT INTO request_origins (tenant_id, request_id, client_ip, user_agent, recorded_at)
-             VALUES ($8, $9, $10, $11, $12) ON CONFLICT (tenant_id, request_id) DO NOTHING)
-         INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING txid::text::bigint AS txid, position";
-    let query = sqlx::query_as::<_, Checkpoint>(if origin.is_some() { WITH_ORIGIN } else { INSERT })
-        .bind(A::TYPE)
-        .bind(event.aggregate_id.as_str())
-        .bind(event.sequence as i32)
-        .bind(&event.event_type)
-        .bind(&event.event_version)
-        .bind(&event.payload)
-        .bind(&event.metadata);
-    let query = match origin {
-        Some(o) => query.bind(&o.tenant_id).bind(&o.request_id).bind(&o.client_ip).bind(&o.user_agent).bind(o.recorded_at),
-        None => query,
-    };
-    query.fetch_one(pool).await.map_err(|err| match &err {
-        sqlx::Error::Database(e) if e.code().as_deref() == Some("23505") => PersistenceError::OptimisticLockError,
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => PersistenceError::ConnectionError(Box::new(err)),
-        _ => PersistenceError::UnknownError(Box::new(err)),
-    })
 }
 
 /// An event of an aggregate's history, as `histories` reads it.

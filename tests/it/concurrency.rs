@@ -1,15 +1,16 @@
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, code, spawn_app};
+use crate::helpers::{Backend, TestApp, code, spawn_app};
 
 both_backends!(one_upn_fifty_racers, concurrent_commands_on_one_user_lose_nothing);
 
 /// 50 parallel CreateUser with one UPN: exactly one user exists afterwards.
 async fn one_upn_fifty_racers(backend: Backend) {
     let app = std::sync::Arc::new(spawn_app(backend).await);
-    let (_, admin) = app.tenant_with_admin("Contoso").await;
+    let (tenant, admin) = app.tenant_with_admin("Contoso").await;
     app.verified_domain(&admin, "contoso.com").await;
+    let origins_before = origins(&app, &tenant).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         let app = app.clone();
@@ -35,43 +36,76 @@ async fn one_upn_fifty_racers(backend: Backend) {
         }
     }
     assert_eq!(created, 1);
+    // The 49 that lost the UPN changed nothing, so left no origin behind either.
+    assert_eq!(origins(&app, &tenant).await, origins_before + 1);
     let data = app.ok(&admin, "{ users(first: 100) { edges { node { userPrincipalName } } } }", json!({})).await;
     assert_eq!(data["users"]["edges"].as_array().unwrap().len(), 1);
 }
 
-/// Many writers on one aggregate: every command that succeeded is in the result, none is lost.
+/// Many writers on one aggregate while others write to theirs: every command that succeeded is
+/// in the result, none is lost, a racer that lost records nothing, and the bystanders (whose
+/// events share the racers' statements under group commit) all commit.
 async fn concurrent_commands_on_one_user_lose_nothing(backend: Backend) {
     let app = std::sync::Arc::new(spawn_app(backend).await);
-    let (_, admin) = app.tenant_with_admin("Contoso").await;
+    let (tenant, admin) = app.tenant_with_admin("Contoso").await;
     app.verified_domain(&admin, "contoso.com").await;
     let user = app.create_user(&admin, "busy@contoso.com").await;
     app.ok(&admin, "mutation($u: ID!) { setUsageLocation(id: $u, usageLocation: \"US\") { id } }", json!({ "u": user })).await;
+    let mut bystanders = Vec::new();
+    for i in 0..10 {
+        let other = app.create_user(&admin, &format!("bystander{i}@contoso.com")).await;
+        app.ok(&admin, "mutation($u: ID!) { setUsageLocation(id: $u, usageLocation: \"US\") { id } }", json!({ "u": other })).await;
+        bystanders.push(other);
+    }
+    let origins_before = origins(&app, &tenant).await;
+    let grant = "mutation($u: ID!, $s: String!) { grantLicense(id: $u, skuId: $s) { id } }";
     let mut tasks = Vec::new();
-    for _ in 0..20 {
+    for i in 0..30 {
         let app = app.clone();
         let admin = admin.clone();
-        let user = user.clone();
+        // Every third writer is a bystander on a user of its own.
+        let target = if i % 3 == 0 { bystanders[i / 3].clone() } else { user.clone() };
         let sku = uuid::Uuid::new_v4().to_string();
         tasks.push(tokio::spawn(async move {
-            let body = app
-                .gql(&admin, "mutation($u: ID!, $s: String!) { grantLicense(id: $u, skuId: $s) { id } }", json!({ "u": user, "s": sku }))
-                .await;
-            (sku, body)
+            let body = app.gql(&admin, grant, json!({ "u": target, "s": sku })).await;
+            (target, sku, body)
         }));
     }
     let mut granted = Vec::new();
     for task in tasks {
-        let (sku, body) = task.await.unwrap();
+        let (target, sku, body) = task.await.unwrap();
         if body.get("errors").is_none() {
-            granted.push(sku);
+            granted.push((target, sku));
         } else {
+            assert!(target == user, "a bystander's command failed: {body:#}");
             assert_eq!(code(&body), "CONFLICT", "{body:#}");
         }
     }
-    assert!(!granted.is_empty());
-    granted.sort();
-    let data = app.ok(&admin, "query($u: ID!) { user(id: $u) { licenses } }", json!({ "u": user })).await;
-    let mut licenses: Vec<String> = data["user"]["licenses"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
-    licenses.sort();
-    assert_eq!(licenses, granted);
+    assert!(granted.iter().any(|(target, _)| *target == user), "some racer won");
+    assert_eq!(granted.iter().filter(|(target, _)| *target != user).count(), bystanders.len());
+    for target in std::iter::once(&user).chain(&bystanders) {
+        let mut expected: Vec<&str> = granted.iter().filter(|(t, _)| t == target).map(|(_, sku)| sku.as_str()).collect();
+        expected.sort();
+        let data = app.ok(&admin, "query($u: ID!) { user(id: $u) { licenses } }", json!({ "u": target })).await;
+        let mut licenses: Vec<&str> = data["user"]["licenses"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        licenses.sort();
+        assert_eq!(licenses, expected);
+    }
+    // One origin per request that changed something; none for a racer that lost in the end.
+    assert_eq!(origins(&app, &tenant).await, origins_before + granted.len() as i64);
+}
+
+async fn origins(app: &TestApp, tenant: &str) -> i64 {
+    #[derive(sqlx::FromRow)]
+    struct Count {
+        n: i64,
+    }
+    let mut tx = app.app.db().begin_system().await.unwrap();
+    let count: Count = tx
+        .fetch_optional("SELECT COUNT(*) AS n FROM request_origins WHERE tenant_id = $1", tessera::args![tenant.to_owned()])
+        .await
+        .unwrap()
+        .expect("a count");
+    tx.commit().await.unwrap();
+    count.n
 }
