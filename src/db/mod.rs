@@ -6,6 +6,7 @@ mod args;
 mod bulk;
 mod dynamic;
 mod keys;
+mod quiet;
 mod tx;
 
 use std::str::FromStr;
@@ -17,6 +18,7 @@ use sqlx::{ConnectOptions, Executor, PgPool, SqlitePool};
 
 pub use args::Arg;
 pub use keys::key_list;
+pub(crate) use quiet::Quiet;
 pub use tx::{Row, Tx};
 
 use crate::domain::values::TenantId;
@@ -41,15 +43,16 @@ pub enum Backend {
 /// every tenant (event store, operator reads); `projector` connections are the same kind, kept
 /// apart so the projector never queues behind a burst of requests (every request waits for
 /// it); `read` connections see only the tenant a transaction names, enforced by row-level
-/// security.
+/// security. `statements` and `confined` keep some of the `system` and `read` connections
+/// between single statements (`quiet`: no release ping).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Postgres { system: PgPool, projector: PgPool, read: PgPool },
+    Postgres { system: PgPool, projector: PgPool, read: PgPool, statements: Quiet, confined: Quiet },
     Sqlite(SqlitePool),
 }
 
 /// A pooled connection idle this long is checked (pinged) before use; busier ones are not.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
 
 /// sqlx pings every connection it hands out by default: one more round trip per transaction
 /// (five of about seventeen per single sign-on token). Only connections that sat idle long
@@ -99,7 +102,9 @@ impl Db {
             let system = system_pool(max_connections, false).connect_with(options.clone()).await?;
             let projector = system_pool(2, true).connect_with(options.clone()).await?;
             let read = pg_pool_options(max_connections).connect_with(options).await?;
-            Ok(Self::Postgres { system, projector, read })
+            let keep = (max_connections / 2) as usize;
+            let (statements, confined) = (Quiet::new(system.clone(), keep), Quiet::new(read.clone(), keep));
+            Ok(Self::Postgres { system, projector, read, statements, confined })
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -218,7 +223,9 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Self::Postgres { system, projector, read } => {
+            Self::Postgres { system, projector, read, statements, confined } => {
+                statements.release_all();
+                confined.release_all();
                 system.close().await;
                 projector.close().await;
                 read.close().await;

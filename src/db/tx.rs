@@ -81,7 +81,12 @@ impl super::Db {
     /// durable commit): one round trip instead of `begin_system` … `commit`'s three.
     pub async fn execute_one(&self, sql: &str, args: &[Arg]) -> Result<u64, DbError> {
         Ok(match self {
-            Self::Postgres { system, .. } => bind_all!(sqlx::query(sql), args).execute(system).await?.rows_affected(),
+            Self::Postgres { statements, .. } => {
+                let mut conn = statements.lease().await?;
+                let result = bind_all!(sqlx::query(sql), args).execute(&mut *conn).await;
+                conn.finish(&result);
+                result?.rows_affected()
+            }
             Self::Sqlite(pool) => {
                 let sql = sqlite_sql(sql);
                 bind_all!(sqlx::query(&sql), args).execute(pool).await?.rows_affected()
@@ -92,7 +97,12 @@ impl super::Db {
     /// `read_optional` for several rows.
     pub async fn read_all<T: Row>(&self, sql: &str, args: &[Arg]) -> Result<Vec<T>, DbError> {
         Ok(match self {
-            Self::Postgres { system, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(system).await?,
+            Self::Postgres { statements, .. } => {
+                let mut conn = statements.lease().await?;
+                let result = bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(&mut *conn).await;
+                conn.finish(&result);
+                result?
+            }
             Self::Sqlite(pool) => {
                 let sql = sqlite_sql(sql);
                 bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_all(pool).await?
@@ -106,7 +116,12 @@ impl super::Db {
     /// `user_by_upn`), or row-level security shows it nothing.
     pub async fn read_confined_optional<T: Row>(&self, sql: &str, args: &[Arg]) -> Result<Option<T>, DbError> {
         Ok(match self {
-            Self::Postgres { read, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(read).await?,
+            Self::Postgres { confined, .. } => {
+                let mut conn = confined.lease().await?;
+                let result = bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut *conn).await;
+                conn.finish(&result);
+                result?
+            }
             Self::Sqlite(pool) => {
                 let sql = sqlite_sql(sql);
                 bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_optional(pool).await?
@@ -119,7 +134,12 @@ impl super::Db {
     /// single-row lookups.
     pub async fn read_optional<T: Row>(&self, sql: &str, args: &[Arg]) -> Result<Option<T>, DbError> {
         Ok(match self {
-            Self::Postgres { system, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(system).await?,
+            Self::Postgres { statements, .. } => {
+                let mut conn = statements.lease().await?;
+                let result = bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut *conn).await;
+                conn.finish(&result);
+                result?
+            }
             Self::Sqlite(pool) => {
                 let sql = sqlite_sql(sql);
                 bind_all!(sqlx::query_as::<_, T>(&sql), args).fetch_optional(pool).await?

@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use serde_json::Value;
-use sqlx::PgPool;
 use tokio::sync::oneshot;
 
 use super::{Checkpoint, RequestOrigin};
+use crate::db::Quiet;
 
 /// Statements in flight at once. More would let a busy server write every command alone again;
 /// fewer would make a lone command wait for another's commit.
@@ -53,7 +53,7 @@ pub(super) struct GroupCommit {
 }
 
 struct Inner {
-    pool: PgPool,
+    connections: Quiet,
     state: Mutex<State>,
 }
 
@@ -106,8 +106,8 @@ fn key_of(event: &SerializedEvent) -> Key {
 }
 
 impl GroupCommit {
-    pub(super) fn new(pool: PgPool) -> Self {
-        Self { inner: Arc::new(Inner { pool, state: Mutex::new(State::default()) }) }
+    pub(super) fn new(connections: Quiet) -> Self {
+        Self { inner: Arc::new(Inner { connections, state: Mutex::new(State::default()) }) }
     }
 
     /// Appends one (sealed) event, with the request's origin when given, and returns its place
@@ -204,7 +204,8 @@ impl Inner {
         let (mut types, mut ids, mut sequences, mut event_types, mut versions) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut payloads, mut metadata): (Vec<Value>, Vec<Value>) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut tenants, mut requests, mut ips, mut agents) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut tenants, mut requests, mut ips, mut agents) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut recorded: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
         for Pending { event, origin, .. } in batch {
             types.push(event.aggregate_type.as_str());
@@ -220,7 +221,8 @@ impl Inner {
             agents.push(origin.as_ref().and_then(|o| o.user_agent.as_deref()));
             recorded.push(origin.as_ref().map(|o| o.recorded_at));
         }
-        let rows: Vec<AppendedRow> = sqlx::query_as(APPEND)
+        let mut conn = self.connections.lease().await?;
+        let rows = sqlx::query_as::<_, AppendedRow>(APPEND)
             .bind(types)
             .bind(ids)
             .bind(sequences)
@@ -233,9 +235,10 @@ impl Inner {
             .bind(ips)
             .bind(agents)
             .bind(recorded)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
+            .fetch_all(&mut *conn)
+            .await;
+        conn.finish(&rows);
+        Ok(rows?
             .into_iter()
             .map(|row| ((row.aggregate_type, row.aggregate_id, row.sequence), Checkpoint { txid: row.txid, position: row.position }))
             .collect())

@@ -42,7 +42,7 @@ impl Repo {
             Db::Sqlite(pool) => Backend::Sqlite(SqliteEventRepository::new(pool.clone())),
         };
         let group_commit = match db {
-            Db::Postgres { system, .. } => Some(GroupCommit::new(system.clone())),
+            Db::Postgres { statements, .. } => Some(GroupCommit::new(statements.clone())),
             Db::Sqlite(_) => None,
         };
         Self { backend, group_commit, db: db.clone(), personal }

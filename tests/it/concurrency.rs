@@ -3,7 +3,7 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, code, spawn_app};
 
-both_backends!(one_upn_fifty_racers, concurrent_commands_on_one_user_lose_nothing);
+both_backends!(one_upn_fifty_racers, concurrent_commands_on_one_user_lose_nothing, connections_outlive_refused_and_abandoned_statements);
 
 /// 50 parallel CreateUser with one UPN: exactly one user exists afterwards.
 async fn one_upn_fifty_racers(backend: Backend) {
@@ -108,4 +108,38 @@ async fn origins(app: &TestApp, tenant: &str) -> i64 {
         .expect("a count");
     tx.commit().await.unwrap();
     count.n
+}
+
+/// Single statements reuse their connections without the pool's release check (`db/quiet.rs`):
+/// one the database refused, or one abandoned halfway (its future dropped), must leave nothing
+/// behind that a later statement would read as its own answer.
+async fn connections_outlive_refused_and_abandoned_statements(backend: Backend) {
+    #[derive(sqlx::FromRow)]
+    struct Number {
+        n: i64,
+    }
+    let app = spawn_app(backend).await;
+    let db = app.app.db().clone();
+    let insert = "INSERT INTO projection_checkpoints (name) VALUES ('connections-test')";
+    db.execute_one(insert, &[]).await.unwrap();
+    assert!(db.execute_one(insert, &[]).await.is_err(), "the second insert breaks the key");
+    let slow = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000000) SELECT COUNT(*) AS n FROM c";
+    for _ in 0..3 {
+        let abandoned = tokio::time::timeout(std::time::Duration::from_millis(20), db.read_optional::<Number>(slow, &[])).await;
+        assert!(abandoned.is_err(), "the slow statement was cut short");
+    }
+    let mut tasks = Vec::new();
+    for i in 0..24_i64 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            for j in 0..5_i64 {
+                let want = i * 100 + j;
+                let got: Number = db.read_optional("SELECT CAST($1 AS BIGINT) AS n", tessera::args![want]).await.unwrap().unwrap();
+                assert_eq!(got.n, want);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
 }
