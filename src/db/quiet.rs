@@ -21,10 +21,13 @@ const RETURN_AFTER_IDLE: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct Quiet {
     pool: PgPool,
-    idle: Arc<Mutex<Vec<(PoolConnection<Postgres>, Instant)>>>,
+    idle: Arc<Mutex<Vec<Kept>>>,
     /// At most this many idle here: the rest of the pool stays free for transactions.
     keep: usize,
 }
+
+/// A connection left by a statement, and since when.
+type Kept = (PoolConnection<Postgres>, Instant);
 
 /// A connection for one statement (derefs to it); `finish` it with the statement's result.
 pub struct Lease<'a> {
