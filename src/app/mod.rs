@@ -19,6 +19,7 @@ mod origins;
 mod passwords;
 mod principal_cache;
 mod provisioning;
+mod recent;
 pub mod signin;
 mod signing_keys;
 mod tenants;
@@ -57,6 +58,8 @@ pub struct Tessera {
     key_cache: signing_keys::KeyCache,
     principals: principal_cache::PrincipalCache,
     sign_in_guard: signin::Guard,
+    /// grantLicense's check of the tenant's subscribed licenses (`users::grant_license`).
+    skus: recent::Recent<(crate::domain::values::TenantId, String), Option<crate::read::microsoft365::SkuRow>>,
     /// Token signatures run here, off the async executors.
     signer: cpu_pool::CpuPool,
     graph: Option<Arc<dyn graph::GraphApi>>,
@@ -82,6 +85,7 @@ impl Tessera {
             key_cache: signing_keys::KeyCache::default(),
             principals: principal_cache::PrincipalCache::default(),
             sign_in_guard: signin::Guard::new(),
+            skus: recent::Recent::new(users::SKU_CHECK_TTL),
             signer: cpu_pool::CpuPool::per_core("token-signer"),
             graph: None,
         }

@@ -2,7 +2,7 @@ use cqrs_es::Aggregate as _;
 use rand::RngCore;
 
 use super::domains::domain_id;
-use super::{AppError, RequestContext, Tessera};
+use super::{AppError, RequestContext, TenantScope, Tessera};
 use crate::domain::claim::{ClaimCommand, UniqueClaim, legacy_upn_key, upn_key};
 use crate::domain::custom_domain::CustomDomain;
 use crate::domain::tenant::Tenant;
@@ -10,6 +10,11 @@ use crate::domain::user::{User, UserCommand, UserProfile};
 use crate::domain::values::{DisplayName, ImmutableId, Pseudonym, SkuId, TenantId, Upn, UsageLocation, UserId};
 use crate::domain::{Personal, Reason, SealedSecret};
 use crate::eventstore::Loaded;
+use crate::read::microsoft365::SkuRow;
+
+/// How long grantLicense trusts a subscribed license's numbers read from the read model without a
+/// refreshLicenses projected in this process (one from another instance is seen within it).
+pub(super) const SKU_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Profile fields as the API receives them, parsed here.
 #[derive(Debug, Clone, Default)]
@@ -273,7 +278,7 @@ impl Tessera {
         let sku_id = SkuId::parse(sku_id)?;
         let read = ctx.read_scope(tenant)?;
         // Microsoft's numbers as of the last refreshLicenses: refused before any call to Graph.
-        if let Some(sku) = crate::read::microsoft365::sku(self.db(), &read, &sku_id.to_string()).await?
+        if let Some(sku) = self.subscribed_sku(&read, &sku_id).await?
             && sku.enabled - sku.consumed <= 0
         {
             return Err(AppError::precondition(
@@ -285,6 +290,19 @@ impl Tessera {
             ));
         }
         self.user_command(ctx, tenant, user_id, UserCommand::GrantLicense { sku_id }).await
+    }
+
+    /// A subscribed license of the tenant as of the last refreshLicenses, read at most once per
+    /// `SKU_CHECK_TTL` per tenant and SKU (a refresh projected in this process is seen at once).
+    async fn subscribed_sku(&self, read: &TenantScope, sku_id: &SkuId) -> Result<Option<SkuRow>, AppError> {
+        let key = (read.tenant_id(), sku_id.to_string());
+        let generation = crate::projections::microsoft365::generation();
+        if let Some(sku) = self.skus.get(&key, generation) {
+            return Ok(sku);
+        }
+        let sku = crate::read::microsoft365::sku(self.db(), read, &key.1).await?;
+        self.skus.put(key, sku.clone(), generation);
+        Ok(sku)
     }
 
     pub async fn revoke_license(

@@ -1,3 +1,5 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use cqrs_es::Aggregate;
 
 use super::{Projection, ProjectionError, decode, tenant_of};
@@ -5,6 +7,15 @@ use crate::args;
 use crate::db::Tx;
 use crate::domain::microsoft365::{ConnectionCredential, Microsoft365Connection, Microsoft365Event};
 use crate::eventstore::StoredEvent;
+
+/// Counts the subscribed-license refreshes and disconnections this process projected, so that
+/// grantLicense's cache of the numbers (`app::users`) can tell they may be out of date.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The current count of projected license-table changes (see `GENERATION`).
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
 
 /// The connection as the admin API shows it: settings, the public certificate, the last test
 /// and the last compatibility check per domain. Secrets are never copied here.
@@ -80,6 +91,7 @@ impl Projection for Microsoft365Projection {
                 .await?;
             }
             Microsoft365Event::Microsoft365Disconnected => {
+                GENERATION.fetch_add(1, Ordering::AcqRel);
                 tx.execute("DELETE FROM microsoft365_connections WHERE tenant_id = $1", args![tenant.clone()]).await?;
                 tx.execute("DELETE FROM microsoft365_compatibility WHERE tenant_id = $1", args![tenant]).await?;
             }
@@ -93,6 +105,9 @@ impl Projection for Microsoft365Projection {
                 .await?;
             }
             Microsoft365Event::SubscribedSkusRefreshed { skus } => {
+                // Here and again once committed: a reader that read the old rows in between
+                // cached them under a generation that is gone by then.
+                GENERATION.fetch_add(1, Ordering::AcqRel);
                 tx.execute("DELETE FROM microsoft365_skus WHERE tenant_id = $1", args![tenant.clone()]).await?;
                 for sku in skus {
                     tx.execute(
@@ -115,5 +130,8 @@ impl Projection for Microsoft365Projection {
             }
         }
         Ok(())
+    }
+    fn committed(&self) {
+        GENERATION.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -7,7 +7,7 @@ mod domains;
 mod fold;
 mod groups;
 mod jobs;
-mod microsoft365;
+pub mod microsoft365;
 mod outbox;
 mod outbox_memo;
 mod pages;

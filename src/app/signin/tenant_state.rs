@@ -5,46 +5,35 @@
 //! (`projections::tenants::generation`); a change made through another instance (a suspension,
 //! a new reply URL) is seen here within `TTL` (README, "Sign-in").
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::app::recent::Recent;
 use crate::domain::tenant::Tenant;
 use crate::domain::values::TenantId;
 
 /// How long a tenant's state is trusted without a tenant event projected in this process.
 pub const TTL: Duration = Duration::from_secs(1);
-/// Bound on entries; emptied when full (tenants are few next to sign-ins).
-const CAPACITY: usize = 10_000;
 
-struct Entry {
-    tenant: Arc<Tenant>,
-    generation: u64,
-    read_at: Instant,
+pub struct TenantStates(Recent<TenantId, Arc<Tenant>>);
+
+impl Default for TenantStates {
+    fn default() -> Self {
+        Self(Recent::new(TTL))
+    }
 }
-
-#[derive(Default)]
-pub struct TenantStates(Mutex<HashMap<TenantId, Entry>>);
 
 impl TenantStates {
     /// The cached state, if read under `generation` (the current one) less than `TTL` ago.
     pub fn get(&self, tenant_id: TenantId, generation: u64) -> Option<Arc<Tenant>> {
-        let entries = self.0.lock().ok()?;
-        let entry = entries.get(&tenant_id)?;
-        (entry.generation == generation && entry.read_at.elapsed() < TTL).then(|| entry.tenant.clone())
+        self.0.get(&tenant_id, generation)
     }
 
-    /// Remembers a state folded after `generation` was read (a tenant event projected meanwhile
-    /// leaves the entry stale-marked). Only tenants that exist: unknown ids cost a read each.
+    /// Remembers a state folded after `generation` was read. Only tenants that exist: unknown
+    /// ids cost a read each.
     pub fn put(&self, tenant_id: TenantId, tenant: Arc<Tenant>, generation: u64) {
-        if !tenant.exists() {
-            return;
-        }
-        if let Ok(mut entries) = self.0.lock() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-            entries.insert(tenant_id, Entry { tenant, generation, read_at: Instant::now() });
+        if tenant.exists() {
+            self.0.put(tenant_id, tenant, generation);
         }
     }
 }
