@@ -9,14 +9,13 @@
 //! that command alone; the others commit. Only single-event appends come here, so a command is
 //! never half written.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use serde_json::Value;
-use tokio::sync::oneshot;
 
+use super::batches::{BatchJob, Batches, Failure};
 use super::{Checkpoint, RequestOrigin};
 use crate::db::Quiet;
 
@@ -49,53 +48,17 @@ const APPEND: &str = "WITH batch AS (
 /// Appends single events, several commands' at a time (see the module's comment).
 #[derive(Clone)]
 pub(super) struct GroupCommit {
-    inner: Arc<Inner>,
+    batches: Batches<Appends>,
 }
 
-struct Inner {
+/// The batch job: one statement per batch.
+struct Appends {
     connections: Quiet,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    queue: Vec<Pending>,
-    writers: usize,
 }
 
 struct Pending {
     event: SerializedEvent,
     origin: Option<RequestOrigin>,
-    reply: oneshot::Sender<Result<Checkpoint, Failure>>,
-}
-
-/// Why an append failed, for each command of a statement (`PersistenceError` is not `Clone`).
-#[derive(Debug, Clone)]
-enum Failure {
-    Conflict,
-    Connection(String),
-    Other(String),
-}
-
-impl From<Failure> for PersistenceError {
-    fn from(failure: Failure) -> Self {
-        match failure {
-            Failure::Conflict => PersistenceError::OptimisticLockError,
-            Failure::Connection(message) => PersistenceError::ConnectionError(message.into()),
-            Failure::Other(message) => PersistenceError::UnknownError(message.into()),
-        }
-    }
-}
-
-impl Failure {
-    fn of(err: &sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                Self::Connection(err.to_string())
-            }
-            _ => Self::Other(err.to_string()),
-        }
-    }
 }
 
 /// An event's place in its aggregate's history: what the store's unique key holds.
@@ -107,99 +70,64 @@ fn key_of(event: &SerializedEvent) -> Key {
 
 impl GroupCommit {
     pub(super) fn new(connections: Quiet) -> Self {
-        Self { inner: Arc::new(Inner { connections, state: Mutex::new(State::default()) }) }
+        Self { batches: Batches::new(Appends { connections }, WRITERS, MAX_BATCH) }
     }
 
     /// Appends one (sealed) event, with the request's origin when given, and returns its place
     /// in the global stream; a lost race is `OptimisticLockError`.
     pub(super) async fn append(&self, event: SerializedEvent, origin: Option<RequestOrigin>) -> Result<Checkpoint, PersistenceError> {
-        let (reply, answer) = oneshot::channel();
-        let lead = {
-            let mut state = self.inner.state.lock().expect("group commit state");
-            state.queue.push(Pending { event, origin, reply });
-            (state.writers < WRITERS).then(|| {
-                state.writers += 1;
-                take_batch(&mut state.queue)
-            })
-        };
-        if let Some(batch) = lead {
-            // Its own task: the statement and every waiting command's answer must not depend on
-            // the request that happened to start it staying alive.
-            tokio::spawn(self.inner.clone().write_while_queued(batch));
-        }
-        match answer.await {
-            Ok(result) => result.map_err(PersistenceError::from),
-            Err(_) => Err(PersistenceError::UnknownError("the event store's writer stopped".into())),
+        match self.batches.submit(Pending { event, origin }).await {
+            Some(result) => result.map_err(PersistenceError::from),
+            None => Err(PersistenceError::UnknownError("the event store's writer stopped".into())),
         }
     }
 }
 
-fn take_batch(queue: &mut Vec<Pending>) -> Vec<Pending> {
-    let rest = queue.split_off(queue.len().min(MAX_BATCH));
-    std::mem::replace(queue, rest)
-}
-
-/// Gives a writer slot back however its task ends.
-struct Slot(Arc<Inner>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Ok(mut state) = self.0.state.lock() {
-            state.writers -= 1;
-        }
-    }
-}
-
-impl Inner {
-    /// Writes the batch, then whatever queued meanwhile, until nothing waits.
-    async fn write_while_queued(self: Arc<Self>, mut batch: Vec<Pending>) {
-        let slot = Slot(self.clone());
-        loop {
-            self.write(batch).await;
-            let mut state = slot.0.state.lock().expect("group commit state");
-            if state.queue.is_empty() {
-                return;
-            }
-            batch = take_batch(&mut state.queue);
-        }
-    }
+impl BatchJob for Appends {
+    type Item = Pending;
+    type Output = Result<Checkpoint, Failure>;
 
     /// One statement for the batch. Two commands racing for the same place in one history lose
     /// to the first of them here already. Should the statement fail for another reason than a
     /// lost connection, each command is tried alone, so only the one at fault fails.
-    async fn write(&self, batch: Vec<Pending>) {
-        let mut seen = std::collections::HashSet::with_capacity(batch.len());
-        let mut batch: Vec<Pending> = batch
-            .into_iter()
-            .filter_map(|pending| {
-                if seen.insert(key_of(&pending.event)) {
-                    Some(pending)
-                } else {
-                    let _ = pending.reply.send(Err(Failure::Conflict));
-                    None
-                }
-            })
-            .collect();
-        match self.insert(&batch).await {
-            Ok(mut appended) => {
-                for pending in batch {
-                    let result = appended.remove(&key_of(&pending.event)).ok_or(Failure::Conflict);
-                    let _ = pending.reply.send(result);
-                }
-            }
-            Err(err) if batch.len() == 1 || matches!(Failure::of(&err), Failure::Connection(_)) => {
+    async fn run(&self, batch: Vec<Pending>) -> Vec<Result<Checkpoint, Failure>> {
+        let mut seen = HashSet::with_capacity(batch.len());
+        let first: Vec<bool> = batch.iter().map(|pending| seen.insert(key_of(&pending.event))).collect();
+        let unique: Vec<&Pending> = batch.iter().zip(&first).filter(|(_, first)| **first).map(|(pending, _)| pending).collect();
+        let appended = match self.insert(&unique).await {
+            Ok(appended) => appended,
+            Err(err) if unique.len() <= 1 || matches!(Failure::of(&err), Failure::Connection(_)) => {
                 let failure = Failure::of(&err);
-                batch.into_iter().for_each(|pending| drop(pending.reply.send(Err(failure.clone()))));
+                return first.iter().map(|first| Err(if *first { failure.clone() } else { Failure::Conflict })).collect();
             }
             Err(_) => {
-                for pending in batch.drain(..) {
-                    Box::pin(self.write(vec![pending])).await;
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for (pending, first) in batch.iter().zip(first) {
+                    outcomes.push(if first { self.alone(pending).await } else { Err(Failure::Conflict) });
                 }
+                return outcomes;
             }
+        };
+        batch
+            .iter()
+            .zip(first)
+            .map(|(pending, first)| match appended.get(&key_of(&pending.event)) {
+                Some(checkpoint) if first => Ok(*checkpoint),
+                _ => Err(Failure::Conflict),
+            })
+            .collect()
+    }
+}
+
+impl Appends {
+    async fn alone(&self, pending: &Pending) -> Result<Checkpoint, Failure> {
+        match self.insert(&[pending]).await {
+            Ok(appended) => appended.get(&key_of(&pending.event)).copied().ok_or(Failure::Conflict),
+            Err(err) => Err(Failure::of(&err)),
         }
     }
 
-    async fn insert(&self, batch: &[Pending]) -> Result<HashMap<Key, Checkpoint>, sqlx::Error> {
+    async fn insert(&self, batch: &[&Pending]) -> Result<HashMap<Key, Checkpoint>, sqlx::Error> {
         let n = batch.len();
         let (mut types, mut ids, mut sequences, mut event_types, mut versions) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -207,7 +135,7 @@ impl Inner {
         let (mut tenants, mut requests, mut ips, mut agents) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut recorded: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
-        for Pending { event, origin, .. } in batch {
+        for Pending { event, origin } in batch.iter().copied() {
             types.push(event.aggregate_type.as_str());
             ids.push(event.aggregate_id.as_str());
             sequences.push(event.sequence as i64);

@@ -2,9 +2,11 @@
 //! that retries optimistic-concurrency conflicts, event metadata, and the global-order reader
 //! that projections tail.
 
+mod batches;
 mod executor;
 mod global;
 mod group_commit;
+mod history_reads;
 mod metadata;
 pub mod personal;
 mod repo;

@@ -5,6 +5,7 @@ use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 
 use super::group_commit::GroupCommit;
+use super::history_reads::HistoryReads;
 use super::personal::{PersonalData, PersonalError};
 use super::{Checkpoint, RequestOrigin};
 use crate::db::Db;
@@ -26,6 +27,8 @@ pub struct Repo {
     backend: Backend,
     /// Single-event appends on PostgreSQL (most commands, every sign-in).
     group_commit: Option<GroupCommit>,
+    /// Histories on PostgreSQL, concurrent commands' read together.
+    history_reads: Option<HistoryReads>,
     db: Db,
     personal: PersonalData,
 }
@@ -41,11 +44,11 @@ impl Repo {
             Db::Postgres { system, .. } => Backend::Postgres(PostgresEventRepository::new(system.clone())),
             Db::Sqlite(pool) => Backend::Sqlite(SqliteEventRepository::new(pool.clone())),
         };
-        let group_commit = match db {
-            Db::Postgres { statements, .. } => Some(GroupCommit::new(statements.clone())),
-            Db::Sqlite(_) => None,
+        let (group_commit, history_reads) = match db {
+            Db::Postgres { statements, .. } => (Some(GroupCommit::new(statements.clone())), Some(HistoryReads::new(statements.clone()))),
+            Db::Sqlite(_) => (None, None),
         };
-        Self { backend, group_commit, db: db.clone(), personal }
+        Self { backend, group_commit, history_reads, db: db.clone(), personal }
     }
 
     async fn opened(&self, mut events: Vec<SerializedEvent>) -> Result<Vec<SerializedEvent>, PersistenceError> {
@@ -76,6 +79,10 @@ impl Repo {
     /// The histories of several aggregates, `(aggregate type, aggregate id)`, in one read (one
     /// round trip), ordered by aggregate and sequence, personal values opened.
     pub async fn histories(&self, ids: &[(&str, &str)]) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        if let Some(reads) = &self.history_reads {
+            let aggregates = ids.iter().map(|(t, i)| ((*t).to_owned(), (*i).to_owned())).collect();
+            return self.opened(reads.read(aggregates).await?).await;
+        }
         let mut sql = String::new();
         let mut args = Vec::with_capacity(ids.len() * 2);
         for (i, (aggregate_type, aggregate_id)) in ids.iter().enumerate() {
@@ -93,27 +100,15 @@ impl Repo {
         }
         sql.push_str(" ORDER BY aggregate_type, aggregate_id, sequence");
         let rows: Vec<HistoryRow> = self.db.read_all(&sql, &args).await.map_err(|e| storage(e.into()))?;
-        let events = rows
-            .into_iter()
-            .map(|row| SerializedEvent {
-                aggregate_id: row.aggregate_id,
-                sequence: row.sequence as usize,
-                aggregate_type: row.aggregate_type,
-                event_type: row.event_type,
-                event_version: row.event_version,
-                payload: row.payload,
-                metadata: row.metadata,
-            })
-            .collect();
-        self.opened(events).await
+        self.opened(rows.into_iter().map(SerializedEvent::from).collect()).await
     }
 }
 
 /// An event of an aggregate's history, as `histories` reads it.
 #[derive(sqlx::FromRow)]
-struct HistoryRow {
-    aggregate_type: String,
-    aggregate_id: String,
+pub(super) struct HistoryRow {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
     sequence: i64,
     event_type: String,
     event_version: String,
@@ -121,6 +116,20 @@ struct HistoryRow {
     payload: Value,
     #[sqlx(json)]
     metadata: Value,
+}
+
+impl From<HistoryRow> for SerializedEvent {
+    fn from(row: HistoryRow) -> Self {
+        SerializedEvent {
+            aggregate_id: row.aggregate_id,
+            sequence: row.sequence as usize,
+            aggregate_type: row.aggregate_type,
+            event_type: row.event_type,
+            event_version: row.event_version,
+            payload: row.payload,
+            metadata: row.metadata,
+        }
+    }
 }
 
 fn storage(err: PersonalError) -> PersistenceError {
