@@ -224,11 +224,14 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Self::Postgres { system, projector, read, statements, confined } => {
+                // `close` marks a pool closed at once, then waits for its connections: the kept
+                // ones are handed back in between.
+                let (system_closed, read_closed) = (system.close(), read.close());
                 statements.release_all();
                 confined.release_all();
-                system.close().await;
+                system_closed.await;
                 projector.close().await;
-                read.close().await;
+                read_closed.await;
             }
             Self::Sqlite(pool) => pool.close().await,
         }

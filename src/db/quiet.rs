@@ -56,7 +56,9 @@ impl Quiet {
         Ok(Lease { conn: Some(conn), home: self })
     }
 
-    /// Hands every kept connection back to the pool (before it closes: it waits for them).
+    /// Hands every kept connection back to the pool. Call it once the pool is marked closed
+    /// (`PgPool::close` marks it at once and then waits for them), so no statement finishing
+    /// meanwhile keeps one.
     pub fn release_all(&self) {
         self.idle.lock().expect("kept connections").clear();
     }
@@ -67,7 +69,8 @@ impl Lease<'_> {
     /// the database (the connection itself is fine; sqlx reads what is left of the reply before
     /// its next statement).
     pub fn finish<T>(mut self, result: &Result<T, sqlx::Error>) {
-        let reusable = matches!(result, Ok(_) | Err(sqlx::Error::Database(_)));
+        // A closing pool waits for every connection it lent: none may stay here then.
+        let reusable = matches!(result, Ok(_) | Err(sqlx::Error::Database(_))) && !self.home.pool.is_closed();
         let Some(conn) = self.conn.take().filter(|_| reusable) else { return };
         let mut idle = self.home.idle.lock().expect("kept connections");
         // The least recently used is at the bottom: one idle for long goes back to the pool.

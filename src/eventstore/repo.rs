@@ -20,8 +20,8 @@ macro_rules! delegate {
 }
 
 /// The events table on either store: appends through postgres-es or sqlite-es (chosen at
-/// start-up; single events on PostgreSQL by group commit, `GroupCommit`), histories read several aggregates
-/// at a time. Personal values are sealed on the way in and opened on the way out, so aggregates
+/// start-up; on PostgreSQL single events by group commit and histories read together with other
+/// commands'), histories read several aggregates at a time. Personal values are sealed on the way in and opened on the way out, so aggregates
 /// work with plain `Personal` values while the store holds only ciphertext.
 pub struct Repo {
     backend: Backend,

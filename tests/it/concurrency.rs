@@ -142,4 +142,16 @@ async fn connections_outlive_refused_and_abandoned_statements(backend: Backend) 
     for task in tasks {
         task.await.unwrap();
     }
+    // Closing while statements run does not hang on the connections they use.
+    let running: Vec<_> = (0..6)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { db.read_optional::<Number>(slow, &[]).await.map(|_| ()) })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    tokio::time::timeout(std::time::Duration::from_secs(30), db.close()).await.expect("the pools closed");
+    for task in running {
+        let _ = task.await.unwrap();
+    }
 }
