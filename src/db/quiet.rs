@@ -67,11 +67,11 @@ impl Quiet {
 impl Lease<'_> {
     /// Keeps the connection for the next statement when this one completed, or was refused by
     /// the database (the connection itself is fine; sqlx reads what is left of the reply before
-    /// its next statement).
-    pub fn finish<T>(mut self, result: &Result<T, sqlx::Error>) {
+    /// its next statement). Returns the statement's result.
+    pub fn finish<T>(mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
         // A closing pool waits for every connection it lent: none may stay here then.
         let reusable = matches!(result, Ok(_) | Err(sqlx::Error::Database(_))) && !self.home.pool.is_closed();
-        let Some(conn) = self.conn.take().filter(|_| reusable) else { return };
+        let Some(conn) = self.conn.take().filter(|_| reusable) else { return result };
         let mut idle = self.home.idle.lock().expect("kept connections");
         // The least recently used is at the bottom: one idle for long goes back to the pool.
         if idle.first().is_some_and(|(_, since)| since.elapsed() >= RETURN_AFTER_IDLE) {
@@ -80,6 +80,7 @@ impl Lease<'_> {
         if idle.len() < self.home.keep {
             idle.push((conn, Instant::now()));
         }
+        result
     }
 }
 

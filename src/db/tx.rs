@@ -84,8 +84,7 @@ impl super::Db {
             Self::Postgres { statements, .. } => {
                 let mut conn = statements.lease().await?;
                 let result = bind_all!(sqlx::query(sql), args).execute(&mut *conn).await;
-                conn.finish(&result);
-                result?.rows_affected()
+                conn.finish(result)?.rows_affected()
             }
             Self::Sqlite(pool) => {
                 let sql = sqlite_sql(sql);
@@ -100,8 +99,7 @@ impl super::Db {
             Self::Postgres { statements, .. } => {
                 let mut conn = statements.lease().await?;
                 let result = bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(&mut *conn).await;
-                conn.finish(&result);
-                result?
+                conn.finish(result)?
             }
             Self::Sqlite(pool) => {
                 let sql = sqlite_sql(sql);
@@ -119,8 +117,7 @@ impl super::Db {
             Self::Postgres { confined, .. } => {
                 let mut conn = confined.lease().await?;
                 let result = bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut *conn).await;
-                conn.finish(&result);
-                result?
+                conn.finish(result)?
             }
             Self::Sqlite(pool) => {
                 let sql = sqlite_sql(sql);
@@ -137,8 +134,7 @@ impl super::Db {
             Self::Postgres { statements, .. } => {
                 let mut conn = statements.lease().await?;
                 let result = bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut *conn).await;
-                conn.finish(&result);
-                result?
+                conn.finish(result)?
             }
             Self::Sqlite(pool) => {
                 let sql = sqlite_sql(sql);

@@ -131,7 +131,7 @@ impl Appends {
         let n = batch.len();
         let (mut types, mut ids, mut sequences, mut event_types, mut versions) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut payloads, mut metadata): (Vec<Value>, Vec<Value>) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut payloads, mut metadata): (Vec<&Value>, Vec<&Value>) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut tenants, mut requests, mut ips, mut agents) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut recorded: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
@@ -141,8 +141,8 @@ impl Appends {
             sequences.push(event.sequence as i64);
             event_types.push(event.event_type.as_str());
             versions.push(event.event_version.as_str());
-            payloads.push(event.payload.clone());
-            metadata.push(event.metadata.clone());
+            payloads.push(&event.payload);
+            metadata.push(&event.metadata);
             tenants.push(origin.as_ref().map(|o| o.tenant_id.as_str()));
             requests.push(origin.as_ref().map(|o| o.request_id.as_str()));
             ips.push(origin.as_ref().and_then(|o| o.client_ip.as_deref()));
@@ -165,8 +165,8 @@ impl Appends {
             .bind(recorded)
             .fetch_all(&mut *conn)
             .await;
-        conn.finish(&rows);
-        Ok(rows?
+        Ok(conn
+            .finish(rows)?
             .into_iter()
             .map(|row| ((row.aggregate_type, row.aggregate_id, row.sequence), Checkpoint { txid: row.txid, position: row.position }))
             .collect())

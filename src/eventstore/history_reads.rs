@@ -52,7 +52,12 @@ impl BatchJob for Reads {
     type Output = Result<Vec<SerializedEvent>, Failure>;
 
     async fn run(&self, reads: Vec<Vec<Aggregate>>) -> Vec<Self::Output> {
-        let mut histories: HashMap<&Aggregate, Vec<SerializedEvent>> = reads.iter().flatten().map(|key| (key, Vec::new())).collect();
+        // Each aggregate's history, and how many reads still want it: the last one takes it,
+        // the others (commands consulting the same tenant, say) get a copy.
+        let mut histories: HashMap<&Aggregate, (Vec<SerializedEvent>, usize)> = HashMap::new();
+        for key in reads.iter().flatten() {
+            histories.entry(key).or_default().1 += 1;
+        }
         let keys: Vec<&Aggregate> = histories.keys().copied().collect();
         let (types, ids): (Vec<&str>, Vec<&str>) = keys.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
         let rows = match self.fetch(types, ids).await {
@@ -61,11 +66,16 @@ impl BatchJob for Reads {
         };
         for row in rows {
             let key = (row.aggregate_type.clone(), row.aggregate_id.clone());
-            if let Some(history) = histories.get_mut(&key) {
+            if let Some((history, _)) = histories.get_mut(&key) {
                 history.push(row.into());
             }
         }
-        reads.iter().map(|read| Ok(read.iter().flat_map(|key| histories[key].iter().cloned()).collect())).collect()
+        let mut take = |key: &Aggregate| -> Vec<SerializedEvent> {
+            let (history, wanted) = histories.get_mut(key).expect("every key read");
+            *wanted -= 1;
+            if *wanted == 0 { std::mem::take(history) } else { history.clone() }
+        };
+        reads.iter().map(|read| Ok(read.iter().flat_map(&mut take).collect())).collect()
     }
 }
 
@@ -73,7 +83,6 @@ impl Reads {
     async fn fetch(&self, types: Vec<&str>, ids: Vec<&str>) -> Result<Vec<HistoryRow>, sqlx::Error> {
         let mut conn = self.connections.lease().await?;
         let rows = sqlx::query_as::<_, HistoryRow>(READ).bind(types).bind(ids).fetch_all(&mut *conn).await;
-        conn.finish(&rows);
-        rows
+        conn.finish(rows)
     }
 }
