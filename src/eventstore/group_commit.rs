@@ -4,6 +4,8 @@
 //! of one each. A lone command is never held back: up to `WRITERS` statements run at once, and
 //! only appends arriving while they all run wait, to go together in the next statement.
 //!
+//! A new person's data key goes in with their first event (`NewKey`), only if the event does.
+//!
 //! Each event keeps its own optimistic-concurrency check: the statement skips (ON CONFLICT DO
 //! NOTHING) an event whose (aggregate, sequence) is taken and reports it back as a lost race for
 //! that command alone; the others commit. Only single-event appends come here, so a command is
@@ -16,6 +18,7 @@ use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use serde_json::Value;
 
 use super::batches::{BatchJob, Batches, Failure};
+use super::personal::NewKey;
 use super::{Checkpoint, RequestOrigin};
 use crate::db::Quiet;
 
@@ -27,9 +30,11 @@ const MAX_BATCH: usize = 256;
 
 const APPEND: &str = "WITH batch AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
-                             $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) WITH ORDINALITY
+                             $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[],
+                             $13::text[], $14::text[], $15::text[], $16::text[]) WITH ORDINALITY
             AS b(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata,
-                 origin_tenant, request_id, client_ip, user_agent, recorded_at, n)
+                 origin_tenant, request_id, client_ip, user_agent, recorded_at,
+                 key_tenant, key_id, key_subject, wrapped_key, n)
     ), appended AS (
         INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
         SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload::json, metadata::json
@@ -42,6 +47,11 @@ const APPEND: &str = "WITH batch AS (
           FROM batch b JOIN appended a USING (aggregate_type, aggregate_id, sequence)
          WHERE b.origin_tenant IS NOT NULL
         ON CONFLICT (tenant_id, request_id) DO NOTHING
+    ), keys AS (
+        INSERT INTO personal_data_keys (tenant_id, key_id, subject, wrapped_key, created_at)
+        SELECT b.key_tenant, b.key_id, b.key_subject, b.wrapped_key, now()
+          FROM batch b JOIN appended a USING (aggregate_type, aggregate_id, sequence)
+         WHERE b.key_id IS NOT NULL
     )
     SELECT aggregate_type, aggregate_id, sequence, txid::text::bigint AS txid, position FROM appended";
 
@@ -59,6 +69,7 @@ struct Appends {
 struct Pending {
     event: SerializedEvent,
     origin: Option<RequestOrigin>,
+    key: Option<NewKey>,
 }
 
 /// An event's place in its aggregate's history: what the store's unique key holds.
@@ -73,10 +84,16 @@ impl GroupCommit {
         Self { batches: Batches::new(Appends { connections }, WRITERS, MAX_BATCH) }
     }
 
-    /// Appends one (sealed) event, with the request's origin when given, and returns its place
-    /// in the global stream; a lost race is `OptimisticLockError`.
-    pub(super) async fn append(&self, event: SerializedEvent, origin: Option<RequestOrigin>) -> Result<Checkpoint, PersistenceError> {
-        match self.batches.submit(Pending { event, origin }).await {
+    /// Appends one (sealed) event, with the request's origin and the new data key that sealed
+    /// it when given, and returns its place in the global stream; a lost race is
+    /// `OptimisticLockError` (and stores neither).
+    pub(super) async fn append(
+        &self,
+        event: SerializedEvent,
+        origin: Option<RequestOrigin>,
+        key: Option<NewKey>,
+    ) -> Result<Checkpoint, PersistenceError> {
+        match self.batches.submit(Pending { event, origin, key }).await {
             Some(result) => result.map_err(PersistenceError::from),
             None => Err(PersistenceError::UnknownError("the event store's writer stopped".into())),
         }
@@ -135,7 +152,9 @@ impl Appends {
         let (mut tenants, mut requests, mut ips, mut agents) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let mut recorded: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
-        for Pending { event, origin } in batch.iter().copied() {
+        let (mut key_tenants, mut key_ids, mut subjects, mut wrapped) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for Pending { event, origin, key } in batch.iter().copied() {
             types.push(event.aggregate_type.as_str());
             ids.push(event.aggregate_id.as_str());
             sequences.push(event.sequence as i64);
@@ -148,6 +167,10 @@ impl Appends {
             ips.push(origin.as_ref().and_then(|o| o.client_ip.as_deref()));
             agents.push(origin.as_ref().and_then(|o| o.user_agent.as_deref()));
             recorded.push(origin.as_ref().map(|o| o.recorded_at));
+            key_tenants.push(key.as_ref().map(|k| k.tenant.as_str()));
+            key_ids.push(key.as_ref().map(|k| k.key_id.as_str()));
+            subjects.push(key.as_ref().map(|k| k.subject.as_str()));
+            wrapped.push(key.as_ref().map(|k| k.wrapped.as_str()));
         }
         let mut conn = self.connections.lease().await?;
         let rows = sqlx::query_as::<_, AppendedRow>(APPEND)
@@ -163,6 +186,10 @@ impl Appends {
             .bind(ips)
             .bind(agents)
             .bind(recorded)
+            .bind(key_tenants)
+            .bind(key_ids)
+            .bind(subjects)
+            .bind(wrapped)
             .fetch_all(&mut *conn)
             .await;
         Ok(conn

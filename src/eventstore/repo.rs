@@ -64,13 +64,18 @@ impl Repo {
         events: &[SerializedEvent],
         origin: Option<&RequestOrigin>,
     ) -> Result<Option<Checkpoint>, PersistenceError> {
+        if let (Some(group), [event]) = (&self.group_commit, events) {
+            let mut event = event.clone();
+            let key = self.personal.seal_event_keyed(&self.db, &mut event).await.map_err(storage)?;
+            let checkpoint = group.append(event, origin.cloned(), key.clone()).await?;
+            if let Some(key) = key {
+                self.personal.stored(key);
+            }
+            return Ok(Some(checkpoint));
+        }
         let mut sealed = events.to_vec();
         for event in &mut sealed {
             self.personal.seal_event(&self.db, event).await.map_err(storage)?;
-        }
-        if let (Some(group), [_]) = (&self.group_commit, sealed.as_slice()) {
-            let event = sealed.pop().expect("one event");
-            return group.append(event, origin.cloned()).await.map(Some);
         }
         delegate!(self, r => r.persist::<A>(&sealed, None).await)?;
         Ok(None)

@@ -342,3 +342,44 @@ async fn an_export_verifies_offline_and_catches_edits(backend: Backend) {
     let report = tessera::audit::verify_file(empty.as_bytes(), &pem).unwrap();
     assert!(report.ok() && report.events == 0, "{report:?}");
 }
+
+/// Two instances on one PostgreSQL take turns projecting the chain: what one remembers of the
+/// chain heads from its own last batch is dropped once the other has moved the checkpoint on,
+/// so the chain stays one unbroken line over every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_extend_one_chain() {
+    let app = spawn_app(Backend::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = crate::helpers::settings(&app.database_url, dir.path().to_path_buf(), app.dns.addr);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = tessera::startup::build(&settings, listener, None).await.expect("second instance");
+    let second_address = format!("http://127.0.0.1:{}", second.port);
+    tokio::spawn(second.run_until_stopped());
+
+    let (tenant, admin) = app.tenant_with_admin("Contoso").await;
+    app.verified_domain(&admin, "contoso.com").await;
+    let create = "mutation($u: String!) { createUser(input: { userPrincipalName: $u, displayName: \"Chained\" }) { id } }";
+    for i in 0..24 {
+        // Alternating instances, some at once: each projector finds the other's batches between its own.
+        let address = if i % 2 == 0 { &app.address } else { &second_address };
+        let requests = (0..(1 + i % 3)).map(|j| {
+            let body = json!({ "query": create, "variables": { "u": format!("u{i}-{j}@contoso.com") } });
+            app.client.post(format!("{address}/graphql")).bearer_auth(&admin).json(&body).send()
+        });
+        for response in futures::future::join_all(requests).await {
+            let body: Value = response.unwrap().json().await.unwrap();
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+    }
+    let events = positions(app.app.db(), &tenant).await.len() as u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let report = loop {
+        let report = verify(&app, &tenant).await;
+        if report.events == events || std::time::Instant::now() > deadline {
+            break report;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(report.ok(), "{:?}", report.failure);
+    assert_eq!((report.events, report.last_seq), (events, events as i64), "every event linked once");
+}

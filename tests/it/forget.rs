@@ -14,6 +14,7 @@ use crate::signin::Browser;
 both_backends!(
     forgetting_leaves_nothing_personal_and_keeps_the_chain,
     forgetting_needs_an_admin_and_a_deleted_user,
+    a_new_users_key_is_stored_with_their_first_event,
     a_user_from_before_sealing_reads_and_is_forgotten_as_far_as_possible
 );
 
@@ -307,6 +308,61 @@ async fn forgetting_needs_an_admin_and_a_deleted_user(backend: Backend) {
     app.ok(&admin, "mutation($u: ID!) { deleteUser(id: $u) }", json!({ "u": user })).await;
     assert_eq!(crate::helpers::code(&app.gql(&other, forget, json!({ "u": user })).await), "NOT_FOUND");
     assert_eq!(app.ok(&admin, forget, json!({ "u": user })).await["forgetUser"]["dataKeys"], 1);
+}
+
+/// The data keys of a subject, as the database holds them.
+async fn keys_of(app: &TestApp, tenant: &str, user: &str) -> i64 {
+    #[derive(sqlx::FromRow)]
+    struct Count {
+        n: i64,
+    }
+    let mut tx = app.app.db().begin_system().await.unwrap();
+    let count: Count = tx
+        .fetch_optional(
+            "SELECT COUNT(*) AS n FROM personal_data_keys WHERE tenant_id = $1 AND subject = $2",
+            tessera::args![tenant.to_owned(), format!("user:{user}")],
+        )
+        .await
+        .unwrap()
+        .expect("a count");
+    tx.commit().await.unwrap();
+    count.n
+}
+
+/// On PostgreSQL a new user's data key is written in the statement that stores their creation
+/// (group commit): concurrent creations each get exactly one key, stored (the projections open
+/// the names with keys read from the database), used again by the user's next events, and
+/// destroyed by forgetting.
+async fn a_new_users_key_is_stored_with_their_first_event(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (tenant, admin) = app.tenant_with_admin("Contoso").await;
+    app.verified_domain(&admin, "contoso.com").await;
+    let create = "mutation($u: String!, $n: String!) { createUser(input: { userPrincipalName: $u, displayName: $n }) { id displayName } }";
+    let created = futures::future::join_all((0..16).map(|i| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let name = format!("Person Number {i}");
+            let data = app.ok(admin, create, json!({ "u": format!("person{i}@contoso.com"), "n": name })).await;
+            assert_eq!(data["createUser"]["displayName"], name, "the projection opened the name with the stored key");
+            data["createUser"]["id"].as_str().unwrap().to_owned()
+        }
+    }))
+    .await;
+    for user in &created {
+        assert_eq!(keys_of(&app, &tenant, user).await, 1, "one key per new user");
+    }
+
+    let user = &created[0];
+    let update = "mutation($u: ID!) { updateUserProfile(id: $u, input: { displayName: \"Renamed Person\" }) { displayName } }";
+    assert_eq!(app.ok(&admin, update, json!({ "u": user })).await["updateUserProfile"]["displayName"], "Renamed Person");
+    assert_eq!(keys_of(&app, &tenant, user).await, 1, "the next event is sealed with the same key");
+
+    app.ok(&admin, "mutation($u: ID!) { deleteUser(id: $u) }", json!({ "u": user })).await;
+    let forgotten = app.ok(&admin, "mutation($u: ID!) { forgetUser(id: $u) { dataKeys } }", json!({ "u": user })).await;
+    assert_eq!(forgotten["forgetUser"]["dataKeys"], 1);
+    assert_eq!(keys_of(&app, &tenant, user).await, 0);
+    let data = app.ok(&admin, "query($u: ID!) { user(id: $u) { displayName personalDataForgotten } }", json!({ "u": created[1] })).await;
+    assert_eq!(data["user"], json!({ "displayName": "Person Number 1", "personalDataForgotten": false }), "the others keep theirs");
 }
 
 /// A user written by a release before personal data was sealed: `UserCreated` 1.0 with the UPN

@@ -84,6 +84,18 @@ struct Inner {
     secrets: Mutex<HashMap<String, [u8; 32]>>,
 }
 
+/// A data key made for a person's first event, to be stored in the same statement as that event
+/// (`PersonalData::seal_event_keyed`).
+#[derive(Clone)]
+pub struct NewKey {
+    pub tenant: String,
+    pub key_id: String,
+    pub subject: String,
+    /// The key wrapped by the master key, as `personal_data_keys` holds it.
+    pub wrapped: String,
+    key: DataKey,
+}
+
 /// Seals and opens personal values, destroys subjects' keys, makes pseudonyms.
 #[derive(Clone)]
 pub struct PersonalData {
@@ -119,6 +131,44 @@ impl PersonalData {
         envelope::seal_all(&mut event.payload, &mut |text: &[u8]| -> Result<Sealed, PersonalError> {
             Ok(Sealed { key: key_id.clone(), ct: key.seal(key_id.as_bytes(), text) })
         })
+    }
+
+    /// `seal_event`, except that the first event of a person's own record (a user's creation)
+    /// is sealed under a new key that the caller stores together with the event, in one
+    /// statement (`NewKey`), instead of the key being written first on its own. Nothing can
+    /// hold a key for a subject that has no record yet but a crashed writer's orphan, and a
+    /// subject may have several keys (racing writers make them too): forgetting destroys all.
+    pub async fn seal_event_keyed(&self, db: &Db, event: &mut SerializedEvent) -> Result<Option<NewKey>, PersonalError> {
+        let first_words = event.sequence == 1 && subject::is_own_record(&event.aggregate_type) && envelope::has_plaintext(&event.payload);
+        let Some(tenant) = tenant_in(None, &event.metadata).filter(|_| first_words).map(str::to_owned) else {
+            self.seal_event(db, event).await?;
+            return Ok(None);
+        };
+        let subject = subject::of(&event.aggregate_type, &event.aggregate_id, &event.payload)
+            .ok_or_else(|| PersonalError::NoSubject(event.aggregate_type.clone()))?;
+        if self.inner.by_subject.lock().ok().and_then(|mut c| c.get(&(tenant.clone(), subject.clone()))).is_some() {
+            self.seal_event(db, event).await?;
+            return Ok(None);
+        }
+        let key_id = uuid::Uuid::now_v7().to_string();
+        let key = DataKey::generate();
+        let wrapped = key.wrap(&self.inner.crypto, &key_context(&tenant, &key_id));
+        envelope::seal_all(&mut event.payload, &mut |text: &[u8]| -> Result<Sealed, PersonalError> {
+            Ok(Sealed { key: key_id.clone(), ct: key.seal(key_id.as_bytes(), text) })
+        })?;
+        Ok(Some(NewKey { tenant, key_id, subject, wrapped, key }))
+    }
+
+    /// Keeps a `NewKey` in memory once the statement that stored it with its event committed
+    /// (never before: a key the store lacks must not seal anything more).
+    pub fn stored(&self, new: NewKey) {
+        let NewKey { tenant, key_id, subject, key, .. } = new;
+        if let Ok(mut cache) = self.inner.by_subject.lock() {
+            cache.put((tenant.clone(), subject), (key_id.clone(), key.clone()));
+        }
+        if let Ok(mut cache) = self.inner.by_id.lock() {
+            cache.put((tenant, key_id), key);
+        }
     }
 
     async fn key_for(&self, db: &Db, tenant: &str, subject: &str) -> Result<(String, DataKey), PersonalError> {

@@ -17,6 +17,12 @@ pub fn account(upn: &Pseudonym) -> String {
     format!("account:{upn}")
 }
 
+/// Whether an aggregate of this type is its subject's own record, so that its first event is
+/// the first anything says about the subject (a user's creation).
+pub fn is_own_record(aggregate_type: &str) -> bool {
+    aggregate_type == "User"
+}
+
 /// The subject of an event's personal values, if its aggregate type has one.
 pub fn of(aggregate_type: &str, aggregate_id: &str, payload: &Value) -> Option<String> {
     match aggregate_type {
