@@ -9,6 +9,7 @@ mod forget;
 mod jobs;
 mod microsoft365;
 mod mutation;
+mod parsed;
 mod payload;
 mod provisioning;
 mod query;
@@ -37,6 +38,7 @@ pub fn schema(app: std::sync::Arc<crate::app::Tessera>) -> AdminSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(codes::ErrorCodes)
+        .extension(parsed::ParsedDocuments::default())
         .finish()
 }
 
