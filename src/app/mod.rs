@@ -38,7 +38,7 @@ pub use jobs::{ItemReport, RunningJob};
 pub use microsoft365::{CompatibilityReport, ConnectInput, ConnectionTestReport, REQUIREMENTS, Requirement};
 pub use passwords::{Argon2Params, PasswordHasher};
 pub use signin::SignInSettings;
-pub use users::{NewUser, ProfileInput};
+pub use users::{ChangedUser, NewUser, ProfileInput};
 
 use crate::crypto::Crypto;
 use crate::db::Db;

@@ -52,6 +52,14 @@ fn parse_profile(input: &ProfileInput) -> Result<UserProfile, AppError> {
     })
 }
 
+/// A user as a command left them on the write side: a mutation answers what the command
+/// decided from this, without reading the read models back.
+#[derive(Debug)]
+pub struct ChangedUser {
+    pub id: UserId,
+    pub state: User,
+}
+
 /// The aggregate id of a tenant's user.
 pub(super) fn user_id_key(tenant_id: TenantId, user_id: UserId) -> String {
     format!("{tenant_id}/{user_id}")
@@ -204,7 +212,7 @@ impl Tessera {
         tenant: Option<TenantId>,
         user_id: UserId,
         profile: ProfileInput,
-    ) -> Result<UserId, AppError> {
+    ) -> Result<ChangedUser, AppError> {
         let profile = parse_profile(&profile)?;
         self.user_command(ctx, tenant, user_id, UserCommand::UpdateUserProfile { profile: Personal::new(profile) }).await
     }
@@ -215,17 +223,17 @@ impl Tessera {
         tenant: Option<TenantId>,
         user_id: UserId,
         password: &str,
-    ) -> Result<UserId, AppError> {
+    ) -> Result<ChangedUser, AppError> {
         let scope = ctx.admin_scope(tenant)?;
         let password_hash = self.seal_password(scope.tenant_id(), password).await?;
         self.user_command(ctx, tenant, user_id, UserCommand::SetPassword { password_hash }).await
     }
 
-    pub async fn suspend_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+    pub async fn suspend_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<ChangedUser, AppError> {
         self.user_command(ctx, tenant, user_id, UserCommand::SuspendUser).await
     }
 
-    pub async fn reactivate_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+    pub async fn reactivate_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<ChangedUser, AppError> {
         self.user_command(ctx, tenant, user_id, UserCommand::ReactivateUser).await
     }
 
@@ -240,7 +248,7 @@ impl Tessera {
 
     /// Assigns the user to Microsoft 365, with the tenant's default licenses when the user has a
     /// usage location (Microsoft 365 refuses licenses without one).
-    pub async fn assign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+    pub async fn assign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<ChangedUser, AppError> {
         let (tenant_state, mut user) = self.user_command_on(ctx, tenant, user_id, UserCommand::AssignUser).await?;
         let tenant_id = ctx.admin_scope(tenant)?.tenant_id();
         if user.state.usage_location.is_some() {
@@ -250,10 +258,10 @@ impl Tessera {
                 user = self.run_on::<User>(ctx, Some(tenant_id), &key, Some(user), UserCommand::GrantLicense { sku_id }).await?.1;
             }
         }
-        Ok(user_id)
+        Ok(ChangedUser { id: user_id, state: user.state })
     }
 
-    pub async fn unassign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<UserId, AppError> {
+    pub async fn unassign_user(&self, ctx: &RequestContext, tenant: Option<TenantId>, user_id: UserId) -> Result<ChangedUser, AppError> {
         self.user_command(ctx, tenant, user_id, UserCommand::UnassignUser).await
     }
 
@@ -263,7 +271,7 @@ impl Tessera {
         tenant: Option<TenantId>,
         user_id: UserId,
         usage_location: &str,
-    ) -> Result<UserId, AppError> {
+    ) -> Result<ChangedUser, AppError> {
         let usage_location = UsageLocation::parse(usage_location)?;
         self.user_command(ctx, tenant, user_id, UserCommand::SetUsageLocation { usage_location }).await
     }
@@ -274,7 +282,7 @@ impl Tessera {
         tenant: Option<TenantId>,
         user_id: UserId,
         sku_id: &str,
-    ) -> Result<UserId, AppError> {
+    ) -> Result<ChangedUser, AppError> {
         let sku_id = SkuId::parse(sku_id)?;
         let read = ctx.read_scope(tenant)?;
         // Microsoft's numbers as of the last refreshLicenses: refused before any call to Graph.
@@ -311,7 +319,7 @@ impl Tessera {
         tenant: Option<TenantId>,
         user_id: UserId,
         sku_id: &str,
-    ) -> Result<UserId, AppError> {
+    ) -> Result<ChangedUser, AppError> {
         let sku_id = SkuId::parse(sku_id)?;
         self.user_command(ctx, tenant, user_id, UserCommand::RevokeLicense { sku_id }).await
     }
@@ -322,9 +330,9 @@ impl Tessera {
         tenant: Option<TenantId>,
         user_id: UserId,
         command: UserCommand,
-    ) -> Result<UserId, AppError> {
-        self.user_command_on(ctx, tenant, user_id, command).await?;
-        Ok(user_id)
+    ) -> Result<ChangedUser, AppError> {
+        let (_, user) = self.user_command_on(ctx, tenant, user_id, command).await?;
+        Ok(ChangedUser { id: user_id, state: user.state })
     }
 
     /// Runs a command on a user of an active tenant, the tenant and the user read in one round

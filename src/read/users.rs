@@ -4,6 +4,8 @@ use super::scoped;
 use crate::app::TenantScope;
 use crate::args;
 use crate::db::{Arg, Backend, Db, DbError};
+use crate::domain::user::{User, UserStatus};
+use crate::domain::values::{TenantId, UserId};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct UserRow {
@@ -48,6 +50,31 @@ impl UserRow {
             created_at: DateTime::<Utc>::UNIX_EPOCH,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
         }
+    }
+}
+
+impl UserRow {
+    /// A user as the write side holds them after a command (`app::ChangedUser`), for the
+    /// mutation's answer: the columns a command decides, as the projection writes them; the
+    /// profile and the timestamps are left empty and never shown (the answer reads those back).
+    /// `None` for a user that has no row (deleted) or whose UPN is not in clear (forgotten).
+    pub fn decided(tenant_id: TenantId, user_id: UserId, user: &User) -> Option<Self> {
+        let upn = user.upn.as_ref().filter(|_| !user.forgotten)?;
+        let status = match user.status {
+            UserStatus::Active => "ACTIVE",
+            UserStatus::Suspended => "SUSPENDED",
+            UserStatus::Deleted => return None,
+        };
+        Some(Self {
+            upn: upn.to_string(),
+            domain: upn.domain().to_string(),
+            immutable_id: user.immutable_id.as_ref()?.to_string(),
+            status: status.to_owned(),
+            assigned: user.assigned,
+            usage_location: user.usage_location.clone().map(String::from),
+            password_set: user.password_hash.is_some(),
+            ..Self::known_by_id(tenant_id.to_string(), user_id.to_string())
+        })
     }
 }
 

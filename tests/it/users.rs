@@ -3,7 +3,7 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{Backend, code, spawn_app};
 
-both_backends!(user_lifecycle, licenses_need_a_usage_location, listing_filters_and_pages);
+both_backends!(user_lifecycle, licenses_need_a_usage_location, listing_filters_and_pages, mutation_answers_are_what_a_query_reads);
 
 const SKU: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
 
@@ -172,4 +172,48 @@ async fn listing_filters_and_pages(backend: Backend) {
     assert_eq!(code(&body), "VALIDATION");
     let body = app.gql(&admin, "{ users(after: \"nonsense\") { edges { cursor } } }", json!({})).await;
     assert_eq!(code(&body), "VALIDATION");
+}
+
+/// A user mutation answers what the command decided from the write side (no read back), the
+/// profile and timestamps from the read model: either way exactly what a query reads next.
+async fn mutation_answers_are_what_a_query_reads(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.tenant_with_admin("Contoso").await;
+    app.verified_domain(&admin, "contoso.com").await;
+    let decided = "id userPrincipalName immutableId state assigned usageLocation passwordSet personalDataForgotten licenses groups { id }";
+    let everything = format!("{decided} displayName givenName surname mail createdAt updatedAt");
+    let created = app
+        .ok(
+            &admin,
+            "mutation { createUser(input: { userPrincipalName: \"Megan.Bowen@Contoso.com\", displayName: \"Megan Bowen\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let id = created["createUser"]["id"].as_str().unwrap().to_owned();
+    let steps = [
+        ("assignUser", "(id: $id)", decided.to_owned()),
+        ("setUsageLocation", "(id: $id, usageLocation: \"DE\")", decided.to_owned()),
+        ("grantLicense", "(id: $id, skuId: $sku)", decided.to_owned()),
+        ("suspendUser", "(id: $id)", decided.to_owned()),
+        ("setPassword", "(id: $id, password: \"correct horse battery\")", decided.to_owned()),
+        ("revokeLicense", "(id: $id, skuId: $sku)", everything.clone()),
+        ("reactivateUser", "(id: $id)", "state __typename".to_owned()),
+        ("updateUserProfile", "(id: $id, input: { displayName: \"Megan B.\", mail: \"megan@contoso.com\" })", everything.clone()),
+        ("unassignUser", "(id: $id)", decided.to_owned()),
+        ("assignUser", "(id: $id)", decided.to_owned()),
+    ];
+    for (mutation, arguments, selection) in steps {
+        let declared = if arguments.contains("$sku") { "$id: ID!, $sku: String!" } else { "$id: ID!" };
+        let document = format!("mutation({declared}) {{ {mutation}{arguments} {{ {selection} }} }}");
+        let variables = if arguments.contains("$sku") { json!({ "id": id, "sku": SKU }) } else { json!({ "id": id }) };
+        let answer = app.ok(&admin, &document, variables).await;
+        let read = app.ok(&admin, &format!("query($id: ID!) {{ user(id: $id) {{ {selection} }} }}"), json!({ "id": id })).await;
+        assert_eq!(answer[mutation], read["user"], "{mutation} answered otherwise than a query reads");
+    }
+    let last = app.ok(&admin, &format!("query($id: ID!) {{ user(id: $id) {{ {decided} }} }}"), json!({ "id": id })).await;
+    assert_eq!(last["user"]["assigned"], true);
+    assert_eq!(last["user"]["state"], "ACTIVE");
+    assert_eq!(last["user"]["usageLocation"], "DE");
+    assert_eq!(last["user"]["passwordSet"], true);
+    assert_eq!(last["user"]["licenses"], json!([]));
 }

@@ -5,7 +5,7 @@ use super::types::{
     ApiKey, ApiKeyRole, CreateUserInput, CreatedApiKey, DeprovisionActionKind, Domain, Group, MfaPolicyKind, OrGraphql, ProfileUpdateInput,
     Tenant, User, app, caller,
 };
-use crate::app::{AppError, NewUser, ProfileInput, RequestContext, TenantScope};
+use crate::app::{AppError, ChangedUser, NewUser, ProfileInput, RequestContext, TenantScope};
 use crate::domain::values::{ApiKeyId, DomainName, GroupId, TenantId, UserId};
 use crate::read::{api_keys, domains, groups, tenants, users};
 
@@ -37,6 +37,20 @@ async fn user(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id
     }
     let row = users::get(app(ctx).db(), &scope, &id.to_string()).await.gql(caller)?.ok_or_else(|| not_visible("user")).gql(caller)?;
     Ok(User { row, scope, past: None, deprovisioning: None })
+}
+
+/// A user mutation's answer. What the command decides (state, assignment, usage location, the
+/// UPN…) comes from the write side's state as the command left it, which the read models show
+/// too once settled (the command waited for that): no read back. A profile field or a
+/// timestamp is read back from the read model.
+async fn changed_user(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, changed: ChangedUser) -> Res<User> {
+    const READ_BACK: [&str; 6] = ["displayName", "givenName", "surname", "mail", "createdAt", "updatedAt"];
+    if ctx.field().selection_set().all(|field| !READ_BACK.contains(&field.name()))
+        && let Some(row) = users::UserRow::decided(scope.tenant_id(), changed.id, &changed.state)
+    {
+        return Ok(User { row, scope, past: None, deprovisioning: None });
+    }
+    user(ctx, caller, scope, changed.id).await
 }
 
 async fn group(ctx: &Context<'_>, caller: &RequestContext, scope: TenantScope, id: GroupId) -> Res<Group> {
@@ -323,36 +337,36 @@ impl Mutation {
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
         let profile =
             ProfileInput { display_name: input.display_name, given_name: input.given_name, surname: input.surname, mail: input.mail };
-        let id = app(ctx).update_user_profile(caller, tenant, user_id(caller, &id)?, profile).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).update_user_profile(caller, tenant, user_id(caller, &id)?, profile).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
 
     /// Sets the user's password (8 to 256 characters), stored as a sealed argon2id hash.
     async fn set_password(&self, ctx: &Context<'_>, id: ID, password: String, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let id = app(ctx).set_password(caller, tenant, user_id(caller, &id)?, &password).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).set_password(caller, tenant, user_id(caller, &id)?, &password).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
 
     async fn suspend_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let id = app(ctx).suspend_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).suspend_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
     async fn reactivate_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let id = app(ctx).reactivate_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).reactivate_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
     /// Assigns the user to Microsoft 365 (provisioning follows).
     async fn assign_user(&self, ctx: &Context<'_>, id: ID, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let id = app(ctx).assign_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).assign_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
     /// Unassigns the user from Microsoft 365; the tenant's deprovision action follows there.
     /// `preview: true` changes nothing and returns the user with `deprovisioningPreview`: the
@@ -369,8 +383,8 @@ impl Mutation {
             view.deprovisioning = Some(planned);
             return Ok(view);
         }
-        let id = app(ctx).unassign_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).unassign_user(caller, tenant, user_id(caller, &id)?).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
 
     /// Deletes the user and frees the UPN; returns the id. An assigned user gets the tenant's
@@ -403,23 +417,23 @@ impl Mutation {
     async fn set_usage_location(&self, ctx: &Context<'_>, id: ID, usage_location: String, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let id = app(ctx).set_usage_location(caller, tenant, user_id(caller, &id)?, &usage_location).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).set_usage_location(caller, tenant, user_id(caller, &id)?, &usage_location).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
 
     /// Grants a license (needs a usage location).
     async fn grant_license(&self, ctx: &Context<'_>, id: ID, sku_id: String, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let id = app(ctx).grant_license(caller, tenant, user_id(caller, &id)?, &sku_id).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).grant_license(caller, tenant, user_id(caller, &id)?, &sku_id).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
 
     async fn revoke_license(&self, ctx: &Context<'_>, id: ID, sku_id: String, tenant_id: Option<ID>) -> Res<User> {
         let caller = caller(ctx)?;
         let (tenant, scope) = scope(caller, tenant_id.as_ref())?;
-        let id = app(ctx).revoke_license(caller, tenant, user_id(caller, &id)?, &sku_id).await.gql(caller)?;
-        user(ctx, caller, scope, id).await
+        let changed = app(ctx).revoke_license(caller, tenant, user_id(caller, &id)?, &sku_id).await.gql(caller)?;
+        changed_user(ctx, caller, scope, changed).await
     }
 
     async fn create_group(
