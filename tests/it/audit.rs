@@ -349,19 +349,14 @@ async fn an_export_verifies_offline_and_catches_edits(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_extend_one_chain() {
     let app = spawn_app(Backend::Postgres).await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = crate::helpers::settings(&app.database_url, dir.path().to_path_buf(), app.dns.addr);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let second = tessera::startup::build(&settings, listener, None).await.expect("second instance");
-    let second_address = format!("http://127.0.0.1:{}", second.port);
-    tokio::spawn(second.run_until_stopped());
+    let second = app.second_instance().await;
 
     let (tenant, admin) = app.tenant_with_admin("Contoso").await;
     app.verified_domain(&admin, "contoso.com").await;
     let create = "mutation($u: String!) { createUser(input: { userPrincipalName: $u, displayName: \"Chained\" }) { id } }";
     for i in 0..24 {
         // Alternating instances, some at once: each projector finds the other's batches between its own.
-        let address = if i % 2 == 0 { &app.address } else { &second_address };
+        let address = if i % 2 == 0 { &app.address } else { &second.address };
         let requests = (0..(1 + i % 3)).map(|j| {
             let body = json!({ "query": create, "variables": { "u": format!("u{i}-{j}@contoso.com") } });
             app.client.post(format!("{address}/graphql")).bearer_auth(&admin).json(&body).send()

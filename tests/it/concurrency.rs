@@ -96,18 +96,7 @@ async fn concurrent_commands_on_one_user_lose_nothing(backend: Backend) {
 }
 
 async fn origins(app: &TestApp, tenant: &str) -> i64 {
-    #[derive(sqlx::FromRow)]
-    struct Count {
-        n: i64,
-    }
-    let mut tx = app.app.db().begin_system().await.unwrap();
-    let count: Count = tx
-        .fetch_optional("SELECT COUNT(*) AS n FROM request_origins WHERE tenant_id = $1", tessera::args![tenant.to_owned()])
-        .await
-        .unwrap()
-        .expect("a count");
-    tx.commit().await.unwrap();
-    count.n
+    app.count("SELECT COUNT(*) AS n FROM request_origins WHERE tenant_id = $1", tessera::args![tenant.to_owned()]).await
 }
 
 /// Single statements reuse their connections without the pool's release check (`db/quiet.rs`):

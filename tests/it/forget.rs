@@ -312,21 +312,8 @@ async fn forgetting_needs_an_admin_and_a_deleted_user(backend: Backend) {
 
 /// The data keys of a subject, as the database holds them.
 async fn keys_of(app: &TestApp, tenant: &str, user: &str) -> i64 {
-    #[derive(sqlx::FromRow)]
-    struct Count {
-        n: i64,
-    }
-    let mut tx = app.app.db().begin_system().await.unwrap();
-    let count: Count = tx
-        .fetch_optional(
-            "SELECT COUNT(*) AS n FROM personal_data_keys WHERE tenant_id = $1 AND subject = $2",
-            tessera::args![tenant.to_owned(), format!("user:{user}")],
-        )
-        .await
-        .unwrap()
-        .expect("a count");
-    tx.commit().await.unwrap();
-    count.n
+    let sql = "SELECT COUNT(*) AS n FROM personal_data_keys WHERE tenant_id = $1 AND subject = $2";
+    app.count(sql, tessera::args![tenant.to_owned(), format!("user:{user}")]).await
 }
 
 /// On PostgreSQL a new user's data key is written in the statement that stores their creation

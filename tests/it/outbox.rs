@@ -447,11 +447,7 @@ async fn groups_become_security_groups_with_their_members(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_share_the_outbox_without_doing_a_task_twice() {
     let app = spawn_app(Backend::Postgres).await;
-    let dir = tempfile::tempdir().unwrap();
-    let second_settings = crate::helpers::settings(&app.database_url, dir.path().to_path_buf(), app.dns.addr);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let second = tessera::startup::build(&second_settings, listener, None).await.expect("second instance");
-    tokio::spawn(second.run_until_stopped());
+    let _second = app.second_instance().await;
 
     let emu = Emulator::start().await;
     let admin = connected_tenant(&app, &emu).await;

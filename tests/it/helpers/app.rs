@@ -117,7 +117,36 @@ pub async fn spawn_app_with(backend: Backend, change: impl FnOnce(&mut Settings)
     TestApp { address, client: reqwest::Client::new(), operator_key: OPERATOR_KEY.to_owned(), database_url, dns, app, _dir: dir }
 }
 
+/// Another Tessera instance on a `TestApp`'s database (as a second replica would run).
+pub struct SecondInstance {
+    pub address: String,
+    _dir: tempfile::TempDir,
+}
+
 impl TestApp {
+    /// Starts a second instance on this one's database, with its own projector and workers.
+    pub async fn second_instance(&self) -> SecondInstance {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings(&self.database_url, dir.path().to_path_buf(), self.dns.addr);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let second = tessera::startup::build(&settings, listener, None).await.expect("second instance");
+        let address = format!("http://127.0.0.1:{}", second.port);
+        tokio::spawn(second.run_until_stopped());
+        SecondInstance { address, _dir: dir }
+    }
+
+    /// `SELECT COUNT(*) AS n …` over every tenant's rows (the system setting).
+    pub async fn count(&self, sql: &str, args: &[tessera::db::Arg]) -> i64 {
+        #[derive(sqlx::FromRow)]
+        struct Count {
+            n: i64,
+        }
+        let mut tx = self.app.db().begin_system().await.unwrap();
+        let count: Count = tx.fetch_optional(sql, args).await.unwrap().expect("a count");
+        tx.commit().await.unwrap();
+        count.n
+    }
+
     /// Sends a GraphQL request with `key` and returns the JSON body.
     pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Value {
         self.client
