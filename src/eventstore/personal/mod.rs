@@ -121,16 +121,7 @@ impl PersonalData {
     /// Seals every personal value of an event about to be stored under its subject's key
     /// (made on first use).
     pub async fn seal_event(&self, db: &Db, event: &mut SerializedEvent) -> Result<(), PersonalError> {
-        if !envelope::has_plaintext(&event.payload) {
-            return Ok(());
-        }
-        let tenant = tenant_in(None, &event.metadata).ok_or(PersonalError::NoTenant)?.to_owned();
-        let subject = subject::of(&event.aggregate_type, &event.aggregate_id, &event.payload)
-            .ok_or_else(|| PersonalError::NoSubject(event.aggregate_type.clone()))?;
-        let (key_id, key) = self.key_for(db, &tenant, &subject).await?;
-        envelope::seal_all(&mut event.payload, &mut |text: &[u8]| -> Result<Sealed, PersonalError> {
-            Ok(Sealed { key: key_id.clone(), ct: key.seal(key_id.as_bytes(), text) })
-        })
+        self.seal(db, event, false).await.map(|_| ())
     }
 
     /// `seal_event`, except that the first event of a person's own record (a user's creation)
@@ -139,61 +130,76 @@ impl PersonalData {
     /// hold a key for a subject that has no record yet but a crashed writer's orphan, and a
     /// subject may have several keys (racing writers make them too): forgetting destroys all.
     pub async fn seal_event_keyed(&self, db: &Db, event: &mut SerializedEvent) -> Result<Option<NewKey>, PersonalError> {
-        let first_words = event.sequence == 1 && subject::is_own_record(&event.aggregate_type) && envelope::has_plaintext(&event.payload);
-        let Some(tenant) = tenant_in(None, &event.metadata).filter(|_| first_words).map(str::to_owned) else {
-            self.seal_event(db, event).await?;
-            return Ok(None);
-        };
-        let subject = subject::of(&event.aggregate_type, &event.aggregate_id, &event.payload)
-            .ok_or_else(|| PersonalError::NoSubject(event.aggregate_type.clone()))?;
-        if self.inner.by_subject.lock().ok().and_then(|mut c| c.get(&(tenant.clone(), subject.clone()))).is_some() {
-            self.seal_event(db, event).await?;
+        self.seal(db, event, true).await
+    }
+
+    async fn seal(&self, db: &Db, event: &mut SerializedEvent, key_with_event: bool) -> Result<Option<NewKey>, PersonalError> {
+        if !envelope::has_plaintext(&event.payload) {
             return Ok(None);
         }
-        let key_id = uuid::Uuid::now_v7().to_string();
-        let key = DataKey::generate();
-        let wrapped = key.wrap(&self.inner.crypto, &key_context(&tenant, &key_id));
+        let tenant = tenant_in(None, &event.metadata).ok_or(PersonalError::NoTenant)?.to_owned();
+        let subject = subject::of(&event.aggregate_type, &event.aggregate_id, &event.payload)
+            .ok_or_else(|| PersonalError::NoSubject(event.aggregate_type.clone()))?;
+        let first_words = key_with_event && event.sequence == 1 && subject::is_own_record(&event.aggregate_type);
+        let (key_id, key, new) = match self.cached_key(&tenant, &subject) {
+            Some((key_id, key)) => (key_id, key, None),
+            None if first_words => {
+                let new = self.new_key(tenant, subject);
+                (new.key_id.clone(), new.key.clone(), Some(new))
+            }
+            None => {
+                let (key_id, key) = self.stored_key(db, &tenant, &subject).await?;
+                (key_id, key, None)
+            }
+        };
         envelope::seal_all(&mut event.payload, &mut |text: &[u8]| -> Result<Sealed, PersonalError> {
             Ok(Sealed { key: key_id.clone(), ct: key.seal(key_id.as_bytes(), text) })
         })?;
-        Ok(Some(NewKey { tenant, key_id, subject, wrapped, key }))
+        Ok(new)
     }
 
     /// Keeps a `NewKey` in memory once the statement that stored it with its event committed
     /// (never before: a key the store lacks must not seal anything more).
     pub fn stored(&self, new: NewKey) {
-        let NewKey { tenant, key_id, subject, key, .. } = new;
+        self.remember(new.tenant, new.subject, (new.key_id, new.key));
+    }
+
+    /// The key new values of the subject are sealed with, if this process holds it.
+    fn cached_key(&self, tenant: &str, subject: &str) -> Option<(String, DataKey)> {
+        self.inner.by_subject.lock().ok().and_then(|mut c| c.get(&(tenant.to_owned(), subject.to_owned())))
+    }
+
+    /// A fresh key for the subject, not stored anywhere yet.
+    fn new_key(&self, tenant: String, subject: String) -> NewKey {
+        let key_id = uuid::Uuid::now_v7().to_string();
+        let key = DataKey::generate();
+        let wrapped = key.wrap(&self.inner.crypto, &key_context(&tenant, &key_id));
+        NewKey { tenant, key_id, subject, wrapped, key }
+    }
+
+    /// The subject's stored key, or a new one stored now if it has none (a new subject's first
+    /// event other than a user's creation).
+    async fn stored_key(&self, db: &Db, tenant: &str, subject: &str) -> Result<(String, DataKey), PersonalError> {
+        let new = self.new_key(tenant.to_owned(), subject.to_owned());
+        let row = keys::of_subject_or_insert(db, tenant, &new.key_id, subject, &new.wrapped).await?;
+        let found = if row.key_id == new.key_id {
+            (new.key_id, new.key)
+        } else {
+            (row.key_id.clone(), DataKey::unwrap(&self.inner.crypto, &key_context(tenant, &row.key_id), &row.wrapped_key)?)
+        };
+        self.remember(new.tenant, new.subject, found.clone());
+        Ok(found)
+    }
+
+    /// Caches a stored key for sealing the subject's values and, since the subject's next load
+    /// opens what it sealed, for opening them too (no read of it then).
+    fn remember(&self, tenant: String, subject: String, (key_id, key): (String, DataKey)) {
         if let Ok(mut cache) = self.inner.by_subject.lock() {
             cache.put((tenant.clone(), subject), (key_id.clone(), key.clone()));
         }
         if let Ok(mut cache) = self.inner.by_id.lock() {
             cache.put((tenant, key_id), key);
         }
-    }
-
-    async fn key_for(&self, db: &Db, tenant: &str, subject: &str) -> Result<(String, DataKey), PersonalError> {
-        let cache_key = (tenant.to_owned(), subject.to_owned());
-        if let Some(found) = self.inner.by_subject.lock().ok().and_then(|mut c| c.get(&cache_key)) {
-            return Ok(found);
-        }
-        // A new key, kept only if the subject has none yet (a new user's first event).
-        let key_id = uuid::Uuid::now_v7().to_string();
-        let key = DataKey::generate();
-        let wrapped = key.wrap(&self.inner.crypto, &key_context(tenant, &key_id));
-        let row = keys::of_subject_or_insert(db, tenant, &key_id, subject, &wrapped).await?;
-        let found = if row.key_id == key_id {
-            (key_id, key)
-        } else {
-            (row.key_id.clone(), DataKey::unwrap(&self.inner.crypto, &key_context(tenant, &row.key_id), &row.wrapped_key)?)
-        };
-        if let Ok(mut cache) = self.inner.by_subject.lock() {
-            cache.put(cache_key.clone(), found.clone());
-        }
-        // The subject's next load opens what this key sealed: no read of it then.
-        if let Ok(mut cache) = self.inner.by_id.lock() {
-            cache.put((cache_key.0, found.0.clone()), found.1.clone());
-        }
-        Ok(found)
     }
 
     /// Opens the events of an aggregate load (keys cached briefly: loads are frequent).
